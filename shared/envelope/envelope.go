@@ -1,0 +1,123 @@
+package envelope
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Version is the envelope format this code writes and reads.
+const Version = 1
+
+// Message attribute names Tenaz sets on every queue message, so that operators and
+// tools can filter without decoding the body.
+const (
+	AttrSource = "source"
+	AttrType   = "type"
+	AttrKey    = "idempotencyKey"
+)
+
+// ErrInvalid marks an envelope that can never be processed: retrying will not help.
+var ErrInvalid = errors.New("invalid envelope")
+
+// Envelope is one accepted webhook.
+type Envelope struct {
+	Source     string            // route name from the URL, e.g. "stripe"
+	ID         string            // the provider's event id
+	Type       string            // the provider's event type, e.g. "payment_intent.succeeded"
+	ReceivedAt time.Time         // when ingest accepted it (UTC)
+	Headers    map[string]string // selected provider headers, lower-case names
+	Body       []byte            // the raw body exactly as received
+}
+
+// Key is the idempotency key: source + ":" + provider id.
+func (e *Envelope) Key() string { return e.Source + ":" + e.ID }
+
+// Attributes are the queue message attributes for e.
+func (e *Envelope) Attributes() map[string]string {
+	return map[string]string{AttrSource: e.Source, AttrType: e.Type, AttrKey: e.Key()}
+}
+
+type wire struct {
+	V            int               `json:"v"`
+	Source       string            `json:"source"`
+	ID           string            `json:"id"`
+	Type         string            `json:"type"`
+	ReceivedAt   time.Time         `json:"receivedAt"`
+	Headers      map[string]string `json:"headers,omitempty"`
+	Body         string            `json:"body"`
+	BodyEncoding string            `json:"bodyEncoding,omitempty"`
+}
+
+const encodingBase64 = "base64"
+
+// Encode returns the JSON form of e.
+func Encode(e *Envelope) ([]byte, error) {
+	if err := e.validate(); err != nil {
+		return nil, err
+	}
+	w := wire{
+		V:          Version,
+		Source:     e.Source,
+		ID:         e.ID,
+		Type:       e.Type,
+		ReceivedAt: e.ReceivedAt.UTC(),
+		Headers:    e.Headers,
+	}
+	if utf8.Valid(e.Body) {
+		w.Body = string(e.Body)
+	} else {
+		w.Body = base64.StdEncoding.EncodeToString(e.Body)
+		w.BodyEncoding = encodingBase64
+	}
+	return json.Marshal(&w)
+}
+
+// Decode parses and validates an envelope. Errors wrap ErrInvalid.
+func Decode(data []byte) (*Envelope, error) {
+	var w wire
+	if err := json.Unmarshal(data, &w); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if w.V != Version {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrInvalid, w.V, Version)
+	}
+	e := &Envelope{
+		Source:     w.Source,
+		ID:         w.ID,
+		Type:       w.Type,
+		ReceivedAt: w.ReceivedAt,
+		Headers:    w.Headers,
+	}
+	switch w.BodyEncoding {
+	case "":
+		e.Body = []byte(w.Body)
+	case encodingBase64:
+		b, err := base64.StdEncoding.DecodeString(w.Body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: body: %v", ErrInvalid, err)
+		}
+		e.Body = b
+	default:
+		return nil, fmt.Errorf("%w: unknown bodyEncoding %q", ErrInvalid, w.BodyEncoding)
+	}
+	if err := e.validate(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Envelope) validate() error {
+	switch {
+	case e.Source == "":
+		return fmt.Errorf("%w: missing source", ErrInvalid)
+	case e.ID == "":
+		return fmt.Errorf("%w: missing id", ErrInvalid)
+	case e.Type == "":
+		return fmt.Errorf("%w: missing type", ErrInvalid)
+	}
+	return nil
+}
