@@ -1,0 +1,76 @@
+# Tenaz. `make dev` runs it locally, `make test` runs every test; `make setup` makes
+# the tool environment (.venv, .tools) those need.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# SAM CLI from the project venv, never reporting usage.
+export SAM_CLI_TELEMETRY := 0
+SAM := $(CURDIR)/.venv/bin/sam
+STATICCHECK := $(CURDIR)/.tools/bin/staticcheck
+
+# deploy's samconfig.toml environment.
+ENV ?= default
+# Arguments for `make send`.
+ARGS ?=
+
+# A Lambda binary: Linux on arm64 (Graviton), static, no RPC mode, named bootstrap
+# as provided.al2023 expects. $(1) is the directory under functions/, $(2) the output file.
+define lambda_build
+GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(2) ./functions/$(1)
+endef
+
+.PHONY: setup build test dev send bench deploy clean distclean lint build-IngestFunction
+
+setup:
+	bash infra/setup.sh
+
+# Every functions/<name> with a main.go, as bin/<name>/bootstrap.
+build:
+	@found=0; \
+	for dir in functions/*/; do \
+	  name=$$(basename "$$dir"); \
+	  [ -f "$$dir/main.go" ] || continue; \
+	  found=1; \
+	  echo "build bin/$$name/bootstrap"; \
+	  $(call lambda_build,$$name,bin/$$name/bootstrap); \
+	done; \
+	[ "$$found" = 1 ] || { echo "make build: no functions/*/main.go found" >&2; exit 1; }
+
+test:
+	bash infra/test.sh
+
+dev:
+	go run ./infra/dev
+
+send:
+	go run ./infra/send $(ARGS)
+
+bench:
+	bash infra/bench.sh
+
+deploy:
+	@[ -x "$(SAM)" ] || { echo "make deploy: $(SAM) not found; run 'make setup'" >&2; exit 1; }
+	$(SAM) build --config-env $(ENV)
+	$(SAM) deploy --config-env $(ENV)
+
+clean:
+	rm -rf bin .run .aws-sam
+
+distclean: clean
+	rm -rf .venv .tools
+
+lint:
+	@files=$$(find . -path './.*' -prune -o -name testdata -prune -o -name '*.go' -print); \
+	[ -n "$$files" ] || { echo "make lint: no Go files" >&2; exit 1; }; \
+	bad=$$(gofmt -l $$files); \
+	if [ -n "$$bad" ]; then echo "gofmt: these files need formatting:" >&2; echo "$$bad" >&2; exit 1; fi
+	go vet ./...
+	go vet -tags integration ./...
+	@[ -x "$(STATICCHECK)" ] || { echo "make lint: $(STATICCHECK) not found; run 'make setup'" >&2; exit 1; }
+	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags integration ./...
+
+# Run by `sam build` (template.yaml: BuildMethod makefile) with ARTIFACTS_DIR set.
+build-IngestFunction:
+	@[ -n "$(ARTIFACTS_DIR)" ] || { echo "build-IngestFunction: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+	$(call lambda_build,ingest,$(ARTIFACTS_DIR)/bootstrap)
