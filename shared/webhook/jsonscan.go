@@ -330,7 +330,7 @@ func skipLiteral(b []byte, i int, lit string) (int, error) {
 // bit per level (1 object, 0 array) records what each open container is.
 func skipValue(b []byte, i, depth int) (int, error) {
 	base := depth
-	var small uint64 // levels 0..63 above base
+	var small uint64  // levels 0..63 above base
 	var deep []uint64 // levels from 64 on, allocated only for bodies that deep
 	var err error
 	for {

@@ -29,7 +29,7 @@ func newKeyring(keys [][]byte) *keyring {
 	return k
 }
 
-func (k *keyring) get() *macState   { return k.pool.Get().(*macState) }
+func (k *keyring) get() *macState  { return k.pool.Get().(*macState) }
 func (k *keyring) put(m *macState) { k.pool.Put(m) }
 
 // mac returns HMAC-SHA256 with key i over the non-empty parts, in order, then body.
