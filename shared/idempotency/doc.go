@@ -4,7 +4,7 @@
 // Invariants:
 //   - Claim is a single conditional write. It succeeds when the record is absent,
 //     expired, or neither COMPLETED nor held by a live lease; otherwise it answers
-//     Completed (a duplicate, with the stored result) or InFlight (with the end of the
+//     ClaimCompleted (a duplicate, with the stored result) or ClaimInFlight (with the end of the
 //     other worker's lease) from that same call. Only replacing an expired record
 //     costs a second call.
 //   - A lease is live while now < leaseExpiresAt (epoch ms). A record is expired when

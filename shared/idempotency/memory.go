@@ -70,7 +70,7 @@ func (m *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (Claim, error
 	defer m.mu.Unlock()
 	old := m.items[req.Key]
 	status, fresh := ClaimOutcome(old, req.Now)
-	if status != Acquired {
+	if status != ClaimAcquired {
 		return Claim{Status: status, Record: old.Clone(), PayloadMismatch: old.PayloadHash != req.PayloadHash}, nil
 	}
 	r := old
@@ -83,7 +83,7 @@ func (m *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (Claim, error
 	r.LeaseExpiresAtMs = req.LeaseExpiresAtMs
 	r.ExpiresAt = req.ExpiresAt
 	r.Attempts++
-	return Claim{Status: Acquired, Record: r.Clone(), PayloadMismatch: r.PayloadHash != req.PayloadHash}, nil
+	return Claim{Status: ClaimAcquired, Record: r.Clone(), PayloadMismatch: r.PayloadHash != req.PayloadHash}, nil
 }
 
 // owned returns the record of key if token holds its lease.

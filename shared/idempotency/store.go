@@ -67,18 +67,18 @@ type ClaimStatus int
 
 // Claim outcomes.
 const (
-	Acquired  ClaimStatus = iota + 1 // the caller holds the lease and must act
-	Completed                        // a duplicate: the event was already done
-	InFlight                         // another worker holds a live lease
+	ClaimAcquired  ClaimStatus = iota + 1 // the caller holds the lease and must act
+	ClaimCompleted                        // a duplicate: the event was already done
+	ClaimInFlight                         // another worker holds a live lease
 )
 
 func (s ClaimStatus) String() string {
 	switch s {
-	case Acquired:
+	case ClaimAcquired:
 		return "acquired"
-	case Completed:
+	case ClaimCompleted:
 		return "completed"
-	case InFlight:
+	case ClaimInFlight:
 		return "in flight"
 	}
 	return "unknown"
@@ -87,9 +87,9 @@ func (s ClaimStatus) String() string {
 // Claim is the answer to a claim.
 type Claim struct {
 	Status ClaimStatus
-	// Record is the record after the claim when Acquired (Attempts includes this
+	// Record is the record after the claim when ClaimAcquired (Attempts includes this
 	// one, Steps are the completed steps), and the stored record otherwise (Result
-	// for Completed, LeaseExpiresAtMs for InFlight).
+	// for ClaimCompleted, LeaseExpiresAtMs for ClaimInFlight).
 	Record Record
 	// PayloadMismatch is true when the stored payload hash differs from the request's:
 	// the same key arrived with a different body.
@@ -137,17 +137,17 @@ var (
 )
 
 // ClaimOutcome says what a claim must answer for the stored record old (nil when
-// absent) at now: Completed, InFlight, or Acquired. fresh is true when old counts as
+// absent) at now: ClaimCompleted, ClaimInFlight or ClaimAcquired. fresh is true when old counts as
 // absent (none, or expired), so that the claim starts a new lifecycle. Adapters use it
 // to read the record a failed conditional write returns.
 func ClaimOutcome(old *Record, now time.Time) (status ClaimStatus, fresh bool) {
 	switch {
 	case old == nil || old.Expired(now):
-		return Acquired, true
+		return ClaimAcquired, true
 	case old.Status == StatusCompleted:
-		return Completed, false
+		return ClaimCompleted, false
 	case old.LeaseLive(now):
-		return InFlight, false
+		return ClaimInFlight, false
 	}
-	return Acquired, false
+	return ClaimAcquired, false
 }

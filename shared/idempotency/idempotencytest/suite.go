@@ -95,7 +95,7 @@ func claim(t *testing.T, s idempotency.Store, req idempotency.ClaimRequest) idem
 func acquire(t *testing.T, s idempotency.Store, req idempotency.ClaimRequest) idempotency.Record {
 	t.Helper()
 	c := claim(t, s, req)
-	if c.Status != idempotency.Acquired {
+	if c.Status != idempotency.ClaimAcquired {
 		t.Fatalf("claim %s by %s = %v, want acquired", req.Key, req.LeaseToken, c.Status)
 	}
 	return c.Record
@@ -178,7 +178,7 @@ func inProgress(key, token string, now time.Time, attempts int, steps map[string
 
 func testFirstClaim(t *testing.T, h Harness, key string) {
 	c := claim(t, h.Store, Request(key, "a", T0))
-	if c.Status != idempotency.Acquired || c.PayloadMismatch {
+	if c.Status != idempotency.ClaimAcquired || c.PayloadMismatch {
 		t.Fatalf("claim = %v mismatch=%v, want acquired without mismatch", c.Status, c.PayloadMismatch)
 	}
 	want := inProgress(key, "a", T0, 1, nil)
@@ -201,7 +201,7 @@ func testDuplicate(t *testing.T, h Harness, key string) {
 		if n := calls(h) - before; h.Calls != nil && n != 1 {
 			t.Fatalf("duplicate claim made %d backend calls, want 1", n)
 		}
-		if c.Status != idempotency.Completed || c.PayloadMismatch {
+		if c.Status != idempotency.ClaimCompleted || c.PayloadMismatch {
 			t.Fatalf("duplicate claim = %v mismatch=%v, want completed", c.Status, c.PayloadMismatch)
 		}
 		sameRecord(t, "duplicate answer", c.Record, want)
@@ -223,7 +223,7 @@ func testCompleteNoResult(t *testing.T, h Harness, key string) {
 		acquire(t, h.Store, Request(k, "a", T0))
 		must(t, "complete", h.Store.Complete(ctx, k, "a", result, T0.Add(Retention).Unix()))
 		c := claim(t, h.Store, Request(k, "b", T0))
-		if c.Status != idempotency.Completed || len(c.Record.Result) != 0 {
+		if c.Status != idempotency.ClaimCompleted || len(c.Record.Result) != 0 {
 			t.Fatalf("claim after complete = %v result %q, want completed without result", c.Status, c.Record.Result)
 		}
 	}
@@ -239,7 +239,7 @@ func testInFlight(t *testing.T, h Harness, key string) {
 		if n := calls(h) - before; h.Calls != nil && n != 1 {
 			t.Fatalf("in-flight claim made %d backend calls, want 1", n)
 		}
-		if c.Status != idempotency.InFlight {
+		if c.Status != idempotency.ClaimInFlight {
 			t.Fatalf("claim at %v = %v, want in flight", now, c.Status)
 		}
 		if c.Record.LeaseExpiresAtMs != T0.Add(Lease).UnixMilli() {
@@ -255,7 +255,7 @@ func testInFlight(t *testing.T, h Harness, key string) {
 func testLeaseBoundary(t *testing.T, h Harness, key string) {
 	acquire(t, h.Store, Request(key, "a", T0))
 	end := time.UnixMilli(T0.Add(Lease).UnixMilli()).UTC()
-	if c := claim(t, h.Store, Request(key, "b", end.Add(-time.Millisecond))); c.Status != idempotency.InFlight {
+	if c := claim(t, h.Store, Request(key, "b", end.Add(-time.Millisecond))); c.Status != idempotency.ClaimInFlight {
 		t.Fatalf("claim 1 ms before the lease ends = %v, want in flight", c.Status)
 	}
 	r := acquire(t, h.Store, Request(key, "b", end))
@@ -272,7 +272,7 @@ func testReclaim(t *testing.T, h Harness, key string) {
 	c := claim(t, h.Store, Request(key, "b", later))
 	steps := map[string][]byte{"crm": []byte("user-1")}
 	want := inProgress(key, "b", later, 2, steps)
-	if c.Status != idempotency.Acquired {
+	if c.Status != idempotency.ClaimAcquired {
 		t.Fatalf("claim after the lease ran out = %v, want acquired", c.Status)
 	}
 	sameRecord(t, "reclaim answer", c.Record, want)
@@ -298,7 +298,7 @@ func testRelease(t *testing.T, h Harness, key string) {
 
 	// No lease left: the next claim acquires at once, attempts grow, steps stay.
 	c := claim(t, h.Store, Request(key, "b", T0.Add(time.Second)))
-	if c.Status != idempotency.Acquired {
+	if c.Status != idempotency.ClaimAcquired {
 		t.Fatalf("claim after release = %v, want acquired", c.Status)
 	}
 	sameRecord(t, "claim after release", c.Record, inProgress(key, "b", T0.Add(time.Second), 2, steps))
@@ -373,7 +373,7 @@ func testExpired(t *testing.T, h Harness, key string) {
 		req := Request(k, "fresh", after)
 		req.PayloadHash = "h2"
 		c := claim(t, h.Store, req)
-		if c.Status != idempotency.Acquired || c.PayloadMismatch {
+		if c.Status != idempotency.ClaimAcquired || c.PayloadMismatch {
 			t.Fatalf("%s: claim of an expired record = %v mismatch=%v, want acquired, no mismatch", s.name, c.Status, c.PayloadMismatch)
 		}
 		want := inProgress(k, "fresh", after, 1, nil)
@@ -393,7 +393,7 @@ func testPayloadMismatch(t *testing.T, h Harness, key string) {
 		return r
 	}
 	acquire(t, h.Store, Request(key, "a", T0))
-	if c := claim(t, h.Store, other("b", T0)); c.Status != idempotency.InFlight || !c.PayloadMismatch {
+	if c := claim(t, h.Store, other("b", T0)); c.Status != idempotency.ClaimInFlight || !c.PayloadMismatch {
 		t.Fatalf("in-flight claim with another body = %v mismatch=%v, want in flight with mismatch", c.Status, c.PayloadMismatch)
 	}
 	if c := claim(t, h.Store, Request(key, "b", T0)); c.PayloadMismatch {
@@ -401,15 +401,15 @@ func testPayloadMismatch(t *testing.T, h Harness, key string) {
 	}
 	must(t, "release", h.Store.Release(ctx, key, "a"))
 	c := claim(t, h.Store, other("c", T0))
-	if c.Status != idempotency.Acquired || !c.PayloadMismatch || c.Record.PayloadHash != "h1" {
+	if c.Status != idempotency.ClaimAcquired || !c.PayloadMismatch || c.Record.PayloadHash != "h1" {
 		t.Fatalf("acquired with another body = %v mismatch=%v stored hash %q, want acquired, mismatch, h1 kept",
 			c.Status, c.PayloadMismatch, c.Record.PayloadHash)
 	}
 	must(t, "complete", h.Store.Complete(ctx, key, "c", nil, T0.Add(Retention).Unix()))
-	if c := claim(t, h.Store, other("d", T0)); c.Status != idempotency.Completed || !c.PayloadMismatch {
+	if c := claim(t, h.Store, other("d", T0)); c.Status != idempotency.ClaimCompleted || !c.PayloadMismatch {
 		t.Fatalf("duplicate with another body = %v mismatch=%v, want completed with mismatch", c.Status, c.PayloadMismatch)
 	}
-	if c := claim(t, h.Store, Request(key, "e", T0)); c.Status != idempotency.Completed || c.PayloadMismatch {
+	if c := claim(t, h.Store, Request(key, "e", T0)); c.Status != idempotency.ClaimCompleted || c.PayloadMismatch {
 		t.Fatalf("duplicate with the first body = %v mismatch=%v, want completed, no mismatch", c.Status, c.PayloadMismatch)
 	}
 }
@@ -442,7 +442,7 @@ func checkOneWinner(t *testing.T, claims []idempotency.Claim, now time.Time) str
 	winner := ""
 	for i, c := range claims {
 		switch c.Status {
-		case idempotency.Acquired:
+		case idempotency.ClaimAcquired:
 			if winner != "" {
 				t.Fatalf("workers %s and w%d both acquired", winner, i)
 			}
@@ -450,7 +450,7 @@ func checkOneWinner(t *testing.T, claims []idempotency.Claim, now time.Time) str
 			if c.Record.Attempts != 1 {
 				t.Fatalf("winner's attempts = %d, want 1", c.Record.Attempts)
 			}
-		case idempotency.InFlight:
+		case idempotency.ClaimInFlight:
 		default:
 			t.Fatalf("worker %d: %v, want acquired or in flight", i, c.Status)
 		}
@@ -459,7 +459,7 @@ func checkOneWinner(t *testing.T, claims []idempotency.Claim, now time.Time) str
 		t.Fatal("no worker acquired")
 	}
 	for i, c := range claims {
-		if c.Status == idempotency.InFlight && (c.Record.LeaseToken != winner || c.Record.LeaseExpiresAtMs != now.Add(Lease).UnixMilli()) {
+		if c.Status == idempotency.ClaimInFlight && (c.Record.LeaseToken != winner || c.Record.LeaseExpiresAtMs != now.Add(Lease).UnixMilli()) {
 			t.Fatalf("worker %d saw lease %q until %d, want the winner's %s", i, c.Record.LeaseToken, c.Record.LeaseExpiresAtMs, winner)
 		}
 	}
