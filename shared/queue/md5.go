@@ -1,0 +1,45 @@
+package queue
+
+import (
+	"crypto/md5"
+	"encoding/binary"
+	"encoding/hex"
+	"hash"
+	"sort"
+)
+
+// BodyMD5 is the hex MD5 of a message body, as SQS reports it (MD5OfBody).
+func BodyMD5(body string) string {
+	sum := md5.Sum([]byte(body))
+	return hex.EncodeToString(sum[:])
+}
+
+// AttributesMD5 is the hex MD5 SQS reports for String message attributes
+// (MD5OfMessageAttributes); empty when there are none. For each attribute in byte
+// order of its name: the name, the data type "String", the transport byte 1 and the
+// value, each string preceded by its length as a 4-byte big-endian integer.
+func AttributesMD5(attrs map[string]string) string {
+	if len(attrs) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(attrs))
+	for k := range attrs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	h := md5.New()
+	for _, k := range names {
+		writeLenPrefixed(h, k)
+		writeLenPrefixed(h, "String")
+		h.Write([]byte{1})
+		writeLenPrefixed(h, attrs[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func writeLenPrefixed(h hash.Hash, s string) {
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(s)))
+	h.Write(n[:])
+	h.Write([]byte(s))
+}
