@@ -12,8 +12,8 @@ import (
 
 // Sign adds valid signature headers for body to headers, as the provider would send
 // them, using the source's first secret and now: the signature, the timestamp header
-// of the schemes that sign one, and an id header when the scheme takes the id from a
-// header and headers has none. A missing id is derived from body and now, so the same
+// of the schemes that sign one, and an id header when the scheme takes the id only
+// from a header and headers has none. A missing id is derived from body and now, so the same
 // call gives the same id. Type headers (X-GitHub-Event, X-Shopify-Topic, a generic
 // typeHeader) are the caller's to set. Names are lower case. Sign serves tests, sample
 // generation and the send tool; Verify accepts what it produces.
@@ -42,7 +42,7 @@ func (s *Source) Sign(headers map[string]string, body []byte, now time.Time) err
 		headers[hStdTimestamp] = ts
 		headers[hStdSignature] = "v1," + string(appendBase64(nil, &d))
 	default:
-		if s.idHeader != "" && strings.TrimSpace(headers[s.idHeader]) == "" {
+		if s.idHeader != "" && s.idField == "" && strings.TrimSpace(headers[s.idHeader]) == "" {
 			headers[s.idHeader] = uuidFormat(derivedID(body, now))
 		}
 		d := s.ring.mac(m, 0, [4]string{}, body)
