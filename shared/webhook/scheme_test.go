@@ -240,7 +240,7 @@ func TestVerifyGeneric(t *testing.T) {
 		// Sign fills a missing id header; a request without one falls back to the body.
 		{name: "header-only source, not JSON, form", src: headerOnly, body: "a=b",
 			headers: signed(t, SchemeHMACSHA256, secret, idOnlyHeaders, merge(hdrs, map[string]string{"content-type": "application/x-www-form-urlencoded"}), "a=b", t0),
-			id: "h-1", typ: "h.type"},
+			id:      "h-1", typ: "h.type"},
 		{name: "header-only source, not JSON, declared JSON", src: headerOnly, body: "a=b", code: CodeMalformedJSON,
 			headers: signed(t, SchemeHMACSHA256, secret, idOnlyHeaders, merge(hdrs, map[string]string{"content-type": "application/json"}), "a=b", t0)},
 		{name: "base64 signature in hex", src: headerOnly, body: "{}", code: CodeBadSignature,
