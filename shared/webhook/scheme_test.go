@@ -237,7 +237,6 @@ func TestVerifyGeneric(t *testing.T) {
 		req("numeric id field", map[string]string{}, `{"id":12345678901234567890,"kind":"k"}`, "12345678901234567890", "k", ""),
 		req("numeric type field", map[string]string{}, `{"id":"f-1","kind":7}`, "", "", CodeMissingType),
 		req("neither header nor field", map[string]string{}, `{"kind":"k"}`, "", "", CodeMissingID),
-		// Sign fills a missing id header; a request without one falls back to the body.
 		{name: "header-only source, not JSON, form", src: headerOnly, body: "a=b",
 			headers: signed(t, SchemeHMACSHA256, secret, idOnlyHeaders, merge(hdrs, map[string]string{"content-type": "application/x-www-form-urlencoded"}), "a=b", t0),
 			id:      "h-1", typ: "h.type"},
