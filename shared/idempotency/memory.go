@@ -167,15 +167,17 @@ func (m *MemoryStore) ResetAttempts(ctx context.Context, key string, now time.Ti
 	}
 	defer m.mu.Unlock()
 	r := m.live(key, now)
-	if err := resetBlocked(r, now); err != nil {
+	if err := ResetRefusal(r, now); err != nil {
 		return fmt.Errorf("reset attempts of %s: %w", key, err)
 	}
 	r.Attempts = 0
 	return nil
 }
 
-// resetBlocked says why ResetAttempts may not touch r (nil: absent or expired).
-func resetBlocked(r *Record, now time.Time) error {
+// ResetRefusal says why ResetAttempts must refuse the stored record r (nil when
+// absent) at now: ErrNotFound, ErrAlreadyCompleted, ErrLeaseHeld, or nil when the
+// reset may go ahead. Adapters use it to read the record a failed condition returns.
+func ResetRefusal(r *Record, now time.Time) error {
 	switch {
 	case r == nil || r.Expired(now):
 		return ErrNotFound
