@@ -1,0 +1,62 @@
+// Command ingest is the Lambda behind POST /webhooks/{source}: it verifies each
+// webhook and puts it on the queue. Settings (environment):
+//
+//	TENAZ_QUEUE_URL          main queue URL (required)
+//	TENAZ_SOURCES            sources JSON, inline; or
+//	TENAZ_SOURCES_SECRET_ID  Secrets Manager secret holding it (read once per container)
+//	TENAZ_MAX_BODY_BYTES     body limit in bytes (default 262144, at most 1 MiB)
+//	TENAZ_LOG_LEVEL          debug | info | warn | error (default info)
+//
+// AWS endpoints, region and credentials come from the SDK's standard settings.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/ingest"
+	"github.com/tenaz/tenaz/shared/queue"
+	"github.com/tenaz/tenaz/shared/telemetry"
+)
+
+func main() {
+	level, _ := telemetry.ParseLevel(os.Getenv(config.EnvLogLevel))
+	log := telemetry.NewLogger(os.Stdout, level).With("fn", "ingest")
+	svc, err := setup(context.Background(), log)
+	if err != nil {
+		log.Error("configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(svc.HandleAPIGateway)
+}
+
+func setup(ctx context.Context, log *slog.Logger) (*ingest.Service, error) {
+	queueURL, err := config.Required(os.Getenv, config.EnvQueueURL)
+	if err != nil {
+		return nil, err
+	}
+	maxBody, err := config.Int(os.Getenv, config.EnvMaxBodyBytes, ingest.DefaultMaxBodyBytes, 1, ingest.MaxMessageBytes)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.AWS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sources, err := config.Sources(ctx, os.Getenv, secretsmanager.NewFromConfig(awsCfg))
+	if err != nil {
+		return nil, err
+	}
+	return ingest.New(ingest.Options{
+		Sources:      sources,
+		Queue:        queue.NewSQS(sqs.NewFromConfig(awsCfg), queueURL),
+		MaxBodyBytes: maxBody,
+		Log:          log,
+	}), nil
+}

@@ -1,0 +1,121 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/tenaz/tenaz/shared/webhook"
+)
+
+// Names of the settings shared by Tenaz's functions. They are a contract with the
+// template, the local runner and operators' tooling.
+const (
+	EnvQueueURL        = "TENAZ_QUEUE_URL"         // main queue URL (required by ingest and processor)
+	EnvSources         = "TENAZ_SOURCES"           // inline sources JSON
+	EnvSourcesSecretID = "TENAZ_SOURCES_SECRET_ID" // Secrets Manager secret holding the sources JSON
+	EnvMaxBodyBytes    = "TENAZ_MAX_BODY_BYTES"    // webhook body limit, bytes; default 262144
+	EnvLogLevel        = "TENAZ_LOG_LEVEL"         // debug | info | warn | error; default info
+)
+
+// Getenv is os.Getenv's shape, injected so tests need no process environment.
+type Getenv func(string) string
+
+// Required returns the value of name or an error naming it.
+func Required(getenv Getenv, name string) (string, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return "", fmt.Errorf("%s is not set", name)
+	}
+	return v, nil
+}
+
+// Int returns the integer value of name, def when unset, and an error when it is not
+// an integer within [min, max].
+func Int(getenv Getenv, name string, def, min, max int) (int, error) {
+	raw := strings.TrimSpace(getenv(name))
+	if raw == "" {
+		return def, nil
+	}
+	v, err := strconv.Atoi(raw)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not an integer", name, raw)
+	}
+	if v < min || v > max {
+		return 0, fmt.Errorf("%s: %d is outside [%d, %d]", name, v, min, max)
+	}
+	return v, nil
+}
+
+// Duration returns name as a count of unit (e.g. seconds) or def when unset.
+func Duration(getenv Getenv, name string, unit, def time.Duration, min, max int) (time.Duration, error) {
+	n, err := Int(getenv, name, -1, min, max)
+	if err != nil {
+		return 0, err
+	}
+	if n == -1 && strings.TrimSpace(getenv(name)) == "" {
+		return def, nil
+	}
+	return time.Duration(n) * unit, nil
+}
+
+// SecretGetter is the one Secrets Manager call the sources loader makes.
+type SecretGetter interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Sources loads and validates the webhook sources: TENAZ_SOURCES when set, else the
+// secret named by TENAZ_SOURCES_SECRET_ID, fetched through secrets (which may be nil
+// when TENAZ_SOURCES is set).
+func Sources(ctx context.Context, getenv Getenv, secrets SecretGetter) (webhook.Sources, error) {
+	if inline := strings.TrimSpace(getenv(EnvSources)); inline != "" {
+		s, err := webhook.ParseSources([]byte(inline))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvSources, err)
+		}
+		return s, nil
+	}
+	id := strings.TrimSpace(getenv(EnvSourcesSecretID))
+	if id == "" {
+		return nil, fmt.Errorf("no webhook sources: set %s or %s", EnvSources, EnvSourcesSecretID)
+	}
+	if secrets == nil {
+		return nil, errors.New("sources secret configured but no Secrets Manager client")
+	}
+	out, err := secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		return nil, fmt.Errorf("read secret %s: %w", id, err)
+	}
+	var data []byte
+	switch {
+	case out.SecretString != nil:
+		data = []byte(*out.SecretString)
+	case out.SecretBinary != nil:
+		data = out.SecretBinary
+	default:
+		return nil, fmt.Errorf("secret %s has no value", id)
+	}
+	s, err := webhook.ParseSources(data)
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// AWS loads the SDK configuration from the environment (region, credentials,
+// AWS_ENDPOINT_URL) with the SDK's standard retryer: up to 3 attempts with jittered
+// exponential backoff, the SDK default, which Tenaz keeps.
+func AWS(ctx context.Context) (aws.Config, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,13 @@
+// Package forward is Tenaz's built-in handler: it POSTs the original webhook body to a
+// route's destination URL, so Tenaz is useful without any Go code.
+//
+// Invariants:
+//   - The body is sent byte for byte as the provider sent it, with its content type.
+//   - Every request carries Idempotency-Key: <source>:<id> (the same on every attempt
+//     and every replay), X-Tenaz-Source, X-Tenaz-Type and X-Tenaz-Attempt. A
+//     destination that honours the key applies the event once even when Tenaz must
+//     send it again (after a crash between its answer and Tenaz's record).
+//   - One request per call, bounded by the route timeout and the invocation deadline.
+//     2xx is success; 408, 425, 429 and 5xx are transient (Retry-After honoured);
+//     other statuses are permanent; network errors and timeouts are transient.
+package forward

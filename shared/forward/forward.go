@@ -1,0 +1,83 @@
+package forward
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tenaz/tenaz/shared/envelope"
+	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/retry"
+)
+
+// Header names set on every forwarded request.
+const (
+	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderSource         = "X-Tenaz-Source"
+	HeaderType           = "X-Tenaz-Type"
+	HeaderAttempt        = "X-Tenaz-Attempt"
+)
+
+// Doer is the HTTP call the handler makes (*http.Client satisfies it).
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Handler forwards events to one destination.
+type Handler struct {
+	url     string
+	timeout time.Duration
+	client  Doer
+	now     func() time.Time
+}
+
+// New returns a handler posting to url with a per-request timeout (default 10 s when
+// zero). client may be nil for a default client that does not follow redirects (a
+// redirect is reported as a permanent 3xx: fix the URL instead).
+func New(url string, timeout time.Duration, client Doer) *Handler {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	if client == nil {
+		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	return &Handler{url: url, timeout: timeout, client: client, now: time.Now}
+}
+
+// Handle posts e to the destination.
+func (h *Handler) Handle(ctx context.Context, e *envelope.Envelope, a *idempotency.Attempt) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(e.Body))
+	if err != nil {
+		return nil, retry.Permanent(fmt.Errorf("forward: build request: %w", err))
+	}
+	ct := e.Headers["content-type"]
+	if ct == "" {
+		ct = "application/json"
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set(HeaderIdempotencyKey, e.Key())
+	req.Header.Set(HeaderSource, e.Source)
+	req.Header.Set(HeaderType, e.Type)
+	if a != nil {
+		req.Header.Set(HeaderAttempt, strconv.Itoa(a.Number()))
+	}
+	req.Header.Set("User-Agent", "Tenaz-Forward/1")
+	resp, err := h.client.Do(req)
+	if err != nil {
+		// Network error or timeout: the destination may or may not have applied it;
+		// the Idempotency-Key makes the retry safe.
+		return nil, fmt.Errorf("forward to %s: %w", req.URL.Host, err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if err := retry.HTTPError(resp.StatusCode, resp.Header, h.now()); err != nil {
+		return nil, fmt.Errorf("forward to %s: %w", req.URL.Host, err)
+	}
+	return nil, nil
+}

@@ -1,0 +1,77 @@
+package ingest
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// HandleAPIGateway serves an API Gateway HTTP API (payload v2) request for the route
+// POST /webhooks/{source}.
+func (s *Service) HandleAPIGateway(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	body := []byte(req.Body)
+	if req.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(req.Body)
+		if err != nil {
+			return apiResponse(refuse(http.StatusBadRequest, "bad_encoding", "body is not valid base64")), nil
+		}
+		body = b
+	}
+	headers := req.Headers
+	if !lowerKeys(headers) {
+		headers = make(map[string]string, len(req.Headers))
+		for k, v := range req.Headers {
+			headers[strings.ToLower(k)] = v
+		}
+	}
+	method := req.RequestContext.HTTP.Method
+	res := s.Handle(ctx, Request{Method: method, Source: req.PathParameters["source"], Headers: headers, Body: body})
+	return apiResponse(res), nil
+}
+
+func lowerKeys(m map[string]string) bool {
+	for k := range m {
+		for i := 0; i < len(k); i++ {
+			if c := k[i]; 'A' <= c && c <= 'Z' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+var jsonHeaders = map[string]string{"content-type": "application/json"}
+
+func apiResponse(r Result) events.APIGatewayV2HTTPResponse {
+	return events.APIGatewayV2HTTPResponse{StatusCode: r.Status, Headers: jsonHeaders, Body: string(r.Body)}
+}
+
+// Handler serves POST /webhooks/{source} over net/http, for the local runner. It
+// reads at most the body limit plus one byte, so an oversized body is refused without
+// being read whole.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/webhooks/{source}", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, int64(s.maxBody)+1))
+		if err != nil {
+			writeResult(w, refuse(http.StatusBadRequest, "bad_body", "could not read the body"))
+			return
+		}
+		headers := make(map[string]string, len(r.Header))
+		for k, v := range r.Header {
+			headers[strings.ToLower(k)] = strings.Join(v, ",")
+		}
+		writeResult(w, s.Handle(r.Context(), Request{Method: r.Method, Source: r.PathValue("source"), Headers: headers, Body: body}))
+	})
+	return mux
+}
+
+func writeResult(w http.ResponseWriter, r Result) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(r.Status)
+	_, _ = w.Write(r.Body)
+}

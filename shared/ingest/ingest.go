@@ -1,0 +1,186 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tenaz/tenaz/shared/envelope"
+	"github.com/tenaz/tenaz/shared/queue"
+	"github.com/tenaz/tenaz/shared/webhook"
+)
+
+// Defaults and limits.
+const (
+	// DefaultMaxBodyBytes is the default webhook body limit: 256 KiB.
+	DefaultMaxBodyBytes = 256 << 10
+	// MaxMessageBytes is the largest SQS message (1 MiB): body, envelope and
+	// message attributes together must fit in it.
+	MaxMessageBytes = 1 << 20
+)
+
+// Sender is the queue call ingest makes.
+type Sender interface {
+	Send(ctx context.Context, m queue.Message) (id string, err error)
+}
+
+// Options configure a Service.
+type Options struct {
+	Sources      webhook.Sources  // verified sources by route name (required)
+	Queue        Sender           // the main queue (required)
+	MaxBodyBytes int              // body limit in bytes; default DefaultMaxBodyBytes
+	Now          func() time.Time // clock; default time.Now
+	Log          *slog.Logger     // default slog.Default()
+	// Observe, when set, is told of every request's outcome (the local live view
+	// counts with it). It must not block.
+	Observe func(Result)
+}
+
+// Service handles webhook requests.
+type Service struct {
+	sources webhook.Sources
+	queue   Sender
+	maxBody int
+	now     func() time.Time
+	log     *slog.Logger
+	observe func(Result)
+}
+
+// New returns a Service. It panics on a missing Sources or Queue: both are wired at
+// start-up, never per request.
+func New(o Options) *Service {
+	if o.Sources == nil || o.Queue == nil {
+		panic("ingest: Sources and Queue are required")
+	}
+	s := &Service{sources: o.Sources, queue: o.Queue, maxBody: o.MaxBodyBytes, now: o.Now, log: o.Log, observe: o.Observe}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s
+}
+
+// Request is one incoming webhook, independent of the transport.
+type Request struct {
+	Method  string
+	Source  string            // the {source} path parameter
+	Headers map[string]string // lower-case names
+	Body    []byte
+}
+
+// Result is the outcome of one request.
+type Result struct {
+	Status  int
+	Body    []byte // JSON
+	Outcome string // accepted, challenge, or the refusal code (bad_signature, …)
+	Source  string
+	ID      string
+	Type    string
+}
+
+// Outcome codes besides the webhook package's verification codes.
+const (
+	OutcomeAccepted      = "accepted"
+	OutcomeChallenge     = "challenge"
+	OutcomeUnknownSource = "unknown_source"
+	OutcomeMethod        = "method_not_allowed"
+	OutcomeTooLarge      = "body_too_large"
+	OutcomeQueueFailed   = "queue_unavailable"
+)
+
+// Handle verifies req, enqueues it and says what to answer.
+func (s *Service) Handle(ctx context.Context, req Request) Result {
+	res := s.handle(ctx, req)
+	res.Source = req.Source
+	lvl := slog.LevelInfo
+	if res.Status >= 500 {
+		lvl = slog.LevelError
+	} else if res.Status >= 400 {
+		lvl = slog.LevelWarn
+	}
+	s.log.LogAttrs(ctx, lvl, "webhook", slog.String("source", req.Source), slog.String("id", res.ID),
+		slog.String("type", res.Type), slog.String("outcome", res.Outcome), slog.Int("status", res.Status))
+	if s.observe != nil {
+		s.observe(res)
+	}
+	return res
+}
+
+func (s *Service) handle(ctx context.Context, req Request) Result {
+	if req.Method != http.MethodPost {
+		return refuse(http.StatusMethodNotAllowed, OutcomeMethod, "method "+req.Method+" not allowed; webhooks are POSTed")
+	}
+	src, ok := s.sources[req.Source]
+	if !ok {
+		return refuse(http.StatusNotFound, OutcomeUnknownSource, "unknown source")
+	}
+	if len(req.Body) > s.maxBody {
+		return refuse(http.StatusRequestEntityTooLarge, OutcomeTooLarge, "body larger than the limit")
+	}
+	now := s.now()
+	ev, err := src.Verify(req.Headers, req.Body, now)
+	if err != nil {
+		var verr *webhook.Error
+		if errors.As(err, &verr) {
+			return refuse(verr.Status, verr.Code, verr.Message)
+		}
+		return refuse(http.StatusUnauthorized, "bad_signature", "signature verification failed")
+	}
+	if ev.Challenge != "" {
+		body, _ := json.Marshal(map[string]string{"challenge": ev.Challenge})
+		return Result{Status: http.StatusOK, Body: body, Outcome: OutcomeChallenge}
+	}
+
+	headers := ev.Headers
+	if ct := req.Headers["content-type"]; ct != "" {
+		headers = make(map[string]string, len(ev.Headers)+1)
+		for k, v := range ev.Headers {
+			headers[k] = v
+		}
+		headers["content-type"] = ct
+	}
+	env := &envelope.Envelope{Source: req.Source, ID: ev.ID, Type: ev.Type, ReceivedAt: now.UTC(), Headers: headers, Body: req.Body}
+	data, err := envelope.Encode(env)
+	if err != nil {
+		// Verify guarantees id and type; this is a bug, not the sender's fault.
+		res := refuse(http.StatusInternalServerError, "internal", "could not build the queue message")
+		res.ID, res.Type = ev.ID, ev.Type
+		return res
+	}
+	attrs := env.Attributes()
+	if size := len(data) + attrBytes(attrs); size > MaxMessageBytes {
+		res := refuse(http.StatusRequestEntityTooLarge, OutcomeTooLarge, "body too large for the queue once wrapped")
+		res.ID, res.Type = ev.ID, ev.Type
+		return res
+	}
+	if _, err := s.queue.Send(ctx, queue.Message{Body: string(data), Attributes: attrs}); err != nil {
+		s.log.ErrorContext(ctx, "enqueue failed", "source", req.Source, "id", ev.ID, "error", err.Error())
+		res := refuse(http.StatusServiceUnavailable, OutcomeQueueFailed, "could not enqueue the webhook; retry later")
+		res.ID, res.Type = ev.ID, ev.Type
+		return res
+	}
+	body, _ := json.Marshal(map[string]string{"id": ev.ID})
+	return Result{Status: http.StatusAccepted, Body: body, Outcome: OutcomeAccepted, ID: ev.ID, Type: ev.Type}
+}
+
+// attrBytes is what SQS counts of the message attributes: name, type and value.
+func attrBytes(attrs map[string]string) int {
+	n := 0
+	for k, v := range attrs {
+		n += len(k) + len("String") + len(v)
+	}
+	return n
+}
+
+func refuse(status int, code, msg string) Result {
+	body, _ := json.Marshal(map[string]string{"error": msg, "code": code})
+	return Result{Status: status, Body: body, Outcome: code}
+}

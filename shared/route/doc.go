@@ -1,0 +1,12 @@
+// Package route decides which handler runs for an event, by source and type pattern.
+//
+// Invariants:
+//   - Routes are tried in the order they were configured; the first whose source
+//     equals the event's source and one of whose type patterns matches wins.
+//   - A type pattern is literal text where '*' matches any run of characters
+//     (including '.' and '/'): "payment_intent.*", "orders/*", "*".
+//   - An event that no route matches is "unrouted": acknowledged, counted, never
+//     retried.
+//   - Configuration is validated when loaded (TENAZ_ROUTES); a bad route is an error
+//     that names its index, never a route silently dropped.
+package route
