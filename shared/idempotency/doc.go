@@ -4,9 +4,9 @@
 // Invariants:
 //   - Claim is a single conditional write. It succeeds when the record is absent,
 //     expired, or neither COMPLETED nor held by a live lease; otherwise it answers
-//     ClaimCompleted (a duplicate, with the stored result) or ClaimInFlight (with the end of the
-//     other worker's lease) from that same call. Only replacing an expired record
-//     costs a second call.
+//     ClaimCompleted (a duplicate, with the stored result) or ClaimInFlight (with the
+//     end of the other worker's lease) from that same call. Only replacing an expired
+//     record costs a second call.
 //   - A lease is live while now < leaseExpiresAt (epoch ms). A record is expired when
 //     expiresAt (epoch s, the TTL attribute) < now; expired records are treated as
 //     absent on every path, because TTL deletion is lazy. A new lifecycle starts with
@@ -19,6 +19,8 @@
 //     nothing.
 //   - The payload hash of the first claim is kept; a later claim with a different
 //     hash is reported (Claim.PayloadMismatch), never silently accepted or overwritten.
+//   - Stores have no clock: the caller passes now, so every store judges leases and
+//     expiry the same way and tests control time without waiting.
 //   - Store errors say whether a retry can help: ErrUnavailable (throttling, 5xx,
 //     network) is transient; a request the store rejects is retry.Permanent.
 //

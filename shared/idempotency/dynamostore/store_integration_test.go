@@ -79,7 +79,7 @@ func newTable(t *testing.T) (*dynamodb.Client, string, *atomic.Int64) {
 	return client, table, calls
 }
 
-func TestStoreContract(t *testing.T) {
+func TestDynamoStoreContract(t *testing.T) {
 	idempotencytest.Run(t, func(t *testing.T) idempotencytest.Harness {
 		client, table, calls := newTable(t)
 		api := &throttling{API: client}
@@ -91,9 +91,9 @@ func TestStoreContract(t *testing.T) {
 	})
 }
 
-// TestStoredAttributes checks the attribute names and types operators and reports
+// TestDynamoStoredAttributes checks the attribute names and types operators and reports
 // rely on, by reading the raw item.
-func TestStoredAttributes(t *testing.T) {
+func TestDynamoStoredAttributes(t *testing.T) {
 	client, table, _ := newTable(t)
 	ctx := context.Background()
 	store := dynamostore.New(table, client, dynamostore.Options{})
@@ -147,7 +147,7 @@ func TestStoredAttributes(t *testing.T) {
 	}
 }
 
-func TestCreateTableEnablesTTL(t *testing.T) {
+func TestDynamoCreateTableEnablesTTL(t *testing.T) {
 	client, table, _ := newTable(t)
 	out, err := client.DescribeTimeToLive(context.Background(), &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
 	if err != nil {
@@ -159,7 +159,7 @@ func TestCreateTableEnablesTTL(t *testing.T) {
 	}
 }
 
-func TestMissingTableIsPermanent(t *testing.T) {
+func TestDynamoMissingTableIsPermanent(t *testing.T) {
 	client := dynamodb.NewFromConfig(awstest.Config(t))
 	store := dynamostore.New(awstest.Name(t, "absent"), client, dynamostore.Options{})
 	_, err := store.Claim(context.Background(), idempotencytest.Request("k", "tok", idempotencytest.T0))
