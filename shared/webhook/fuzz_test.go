@@ -25,6 +25,11 @@ func refHexDigest(s string) (digest, bool) {
 
 func refBase64Digest(s string) (digest, bool) {
 	var d digest
+	// encoding/base64 skips CR and LF; a header value cannot hold them, and the
+	// parser refuses them.
+	if strings.ContainsAny(s, "\r\n") {
+		return d, false
+	}
 	b, err := base64.StdEncoding.Strict().DecodeString(s)
 	if err != nil {
 		b, err = base64.RawStdEncoding.Strict().DecodeString(s)
