@@ -71,7 +71,8 @@ type Options struct {
 	// ErrorBackoff is the pause after a failed receive; default 1 s.
 	ErrorBackoff time.Duration
 	Log          *slog.Logger // default slog.Default()
-	// Observe, when set, is told of every batch. It must not block.
+	// Observe, when set, is told of every batch, from the pollers' goroutines (so
+	// possibly at the same time). It must not block.
 	Observe func(Report)
 }
 

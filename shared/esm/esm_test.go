@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"reflect"
 	"slices"
@@ -121,6 +122,7 @@ func newPoller(t *testing.T, o esm.Options) *esm.Poller {
 	if o.PollWait == 0 {
 		o.PollWait = 50 * time.Millisecond
 	}
+	o.Log = slog.New(slog.DiscardHandler)
 	p, err := esm.New(o)
 	if err != nil {
 		t.Fatal(err)

@@ -89,8 +89,10 @@ type Queue interface {
 	// one. The messages stay invisible for visibility; 0 means the queue's default.
 	Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]Received, error)
 	// Delete removes the message received with receiptHandle. Deleting an already
-	// deleted message again is not an error; an unknown or stale handle is
-	// ErrReceiptHandleInvalid.
+	// deleted message again is not an error; an unknown handle is
+	// ErrReceiptHandleInvalid. A stale handle (the message was received again since)
+	// is ErrReceiptHandleInvalid on the in-memory queue; SQS may accept it without
+	// deleting, and moto deletes with it.
 	Delete(ctx context.Context, receiptHandle string) error
 	// DeleteBatch deletes 1..MaxBatch messages in one call.
 	DeleteBatch(ctx context.Context, receiptHandles []string) ([]BatchResult, error)
