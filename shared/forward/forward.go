@@ -12,6 +12,7 @@ import (
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/retry"
+	"github.com/tenaz/tenaz/shared/route"
 )
 
 // Header names set on every forwarded request.
@@ -29,10 +30,11 @@ type Doer interface {
 
 // Handler forwards events to one destination.
 type Handler struct {
-	url     string
-	timeout time.Duration
-	client  Doer
-	now     func() time.Time
+	keySuffix string // ":<step>" for a step of a Sequence
+	url       string
+	timeout   time.Duration
+	client    Doer
+	now       func() time.Time
 }
 
 // New returns a handler posting to url with a per-request timeout (default 10 s when
@@ -61,7 +63,7 @@ func (h *Handler) Handle(ctx context.Context, e *envelope.Envelope, a *idempoten
 		ct = "application/json"
 	}
 	req.Header.Set("Content-Type", ct)
-	req.Header.Set(HeaderIdempotencyKey, e.Key())
+	req.Header.Set(HeaderIdempotencyKey, e.Key()+h.keySuffix)
 	req.Header.Set(HeaderSource, e.Source)
 	req.Header.Set(HeaderType, e.Type)
 	if a != nil {
@@ -80,4 +82,67 @@ func (h *Handler) Handle(ctx context.Context, e *envelope.Envelope, a *idempoten
 		return nil, fmt.Errorf("forward to %s: %w", req.URL.Host, err)
 	}
 	return nil, nil
+}
+
+// Step is one destination of a Sequence.
+type Step struct {
+	Name    string
+	URL     string
+	Timeout time.Duration // default 10 s
+}
+
+// Sequence forwards an event to several destinations in order, each a recovery
+// point: a step that succeeded is never called again for that event, even when a
+// later step fails and the event is retried. Each step's Idempotency-Key is
+// <source>:<id>:<step>.
+type Sequence struct {
+	steps []stepHandler
+}
+
+type stepHandler struct {
+	name string
+	h    *Handler
+}
+
+// NewSequence returns a handler calling steps in order through client (nil for the
+// default client).
+func NewSequence(steps []Step, client Doer) *Sequence {
+	s := &Sequence{}
+	for _, st := range steps {
+		h := New(st.URL, st.Timeout, client)
+		h.keySuffix = ":" + st.Name
+		s.steps = append(s.steps, stepHandler{name: st.Name, h: h})
+	}
+	return s
+}
+
+// Handle runs the steps not yet completed, in order.
+func (s *Sequence) Handle(ctx context.Context, e *envelope.Envelope, a *idempotency.Attempt) ([]byte, error) {
+	if a == nil {
+		return nil, retry.Permanent(fmt.Errorf("forward: a sequence needs an idempotency attempt"))
+	}
+	for _, st := range s.steps {
+		if _, err := a.Step(ctx, st.name, func(ctx context.Context) ([]byte, error) {
+			return st.h.Handle(ctx, e, a)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// FromConfig builds the forward handler of a route: one destination or a sequence.
+func FromConfig(c route.Config, client Doer) route.Handler {
+	if len(c.Steps) == 0 {
+		return New(c.URL, c.Timeout(), client)
+	}
+	steps := make([]Step, len(c.Steps))
+	for i, st := range c.Steps {
+		t := c.Timeout()
+		if st.TimeoutSeconds > 0 {
+			t = time.Duration(st.TimeoutSeconds) * time.Second
+		}
+		steps[i] = Step{Name: st.Name, URL: st.URL, Timeout: t}
+	}
+	return NewSequence(steps, client)
 }

@@ -90,13 +90,25 @@ func Match(pattern, typ string) bool {
 // Config is one entry of TENAZ_ROUTES, e.g.
 //
 //	[{"source": "stripe", "types": ["payment_intent.*"], "url": "https://orders.internal/hooks/stripe", "timeoutSeconds": 10}]
+//
+// A forward route has either one url or a list of steps: destinations called in
+// order, each a recovery point ("create the user in the CRM, then send the welcome
+// email"), so a retry resumes after the last step that succeeded.
 type Config struct {
 	Source         string   `json:"source"`
 	Types          []string `json:"types"`          // patterns; empty = all types of the source
 	Handler        string   `json:"handler"`        // "forward" (default) or a name registered in Go
 	URL            string   `json:"url"`            // forward: destination, http or https
+	Steps          []Step   `json:"steps"`          // forward: destinations in order, instead of url
 	TimeoutSeconds int      `json:"timeoutSeconds"` // forward: per-request timeout in seconds; default 10
-	Dependency     string   `json:"dependency"`     // breaker name; default the URL's host
+	Dependency     string   `json:"dependency"`     // breaker name; default the (first) URL's host
+}
+
+// Step is one destination of a multi-step forward route.
+type Step struct {
+	Name           string `json:"name"`           // unique within the route; part of the Idempotency-Key
+	URL            string `json:"url"`            // http or https
+	TimeoutSeconds int    `json:"timeoutSeconds"` // default: the route's timeout
 }
 
 // DefaultTimeout is the forward handler's default per-request timeout.
@@ -122,9 +134,29 @@ func ParseConfig(data []byte) ([]Config, error) {
 			return nil, fmt.Errorf("route %d: timeoutSeconds %d outside [0, 900]", i, c.TimeoutSeconds)
 		}
 		if c.Handler == "forward" {
-			u, err := url.Parse(c.URL)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return nil, fmt.Errorf("route %d (%s): url must be an absolute http(s) URL", i, c.Source)
+			if (c.URL == "") == (len(c.Steps) == 0) {
+				return nil, fmt.Errorf("route %d (%s): a forward route has a url or steps, not both", i, c.Source)
+			}
+			first := c.URL
+			seen := map[string]bool{}
+			for j, st := range c.Steps {
+				if st.Name == "" || seen[st.Name] || strings.ContainsAny(st.Name, ": ") {
+					return nil, fmt.Errorf("route %d (%s): step %d needs a unique name without ':' or spaces", i, c.Source, j)
+				}
+				seen[st.Name] = true
+				if _, err := httpURL(st.URL); err != nil {
+					return nil, fmt.Errorf("route %d (%s): step %s: %w", i, c.Source, st.Name, err)
+				}
+				if st.TimeoutSeconds < 0 || st.TimeoutSeconds > 900 {
+					return nil, fmt.Errorf("route %d (%s): step %s: timeoutSeconds outside [0, 900]", i, c.Source, st.Name)
+				}
+				if j == 0 {
+					first = st.URL
+				}
+			}
+			u, err := httpURL(first)
+			if err != nil {
+				return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
 			}
 			if c.Dependency == "" {
 				c.Dependency = u.Host
@@ -142,10 +174,36 @@ func ParseConfig(data []byte) ([]Config, error) {
 	return cs, nil
 }
 
+func httpURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("url must be an absolute http(s) URL")
+	}
+	return u, nil
+}
+
 // Timeout is the route's per-request timeout.
 func (c Config) Timeout() time.Duration {
 	if c.TimeoutSeconds == 0 {
 		return DefaultTimeout
 	}
 	return time.Duration(c.TimeoutSeconds) * time.Second
+}
+
+// Build makes a registry from configs. handlers maps a handler name to a factory;
+// "forward" must be among them when a config uses it. An unknown name is an error.
+func Build(configs []Config, handlers map[string]func(Config) (Handler, error)) (*Registry, error) {
+	r := &Registry{}
+	for i, c := range configs {
+		mk, ok := handlers[c.Handler]
+		if !ok {
+			return nil, fmt.Errorf("route %d (%s): no handler named %q", i, c.Source, c.Handler)
+		}
+		h, err := mk(c)
+		if err != nil {
+			return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
+		}
+		r.Add(Route{Source: c.Source, Types: c.Types, Dependency: c.Dependency, Handler: h})
+	}
+	return r, nil
 }

@@ -86,6 +86,13 @@ func TestParseConfig(t *testing.T) {
 	if cs[1].Timeout() != DefaultTimeout || cs[1].Dependency != "127.0.0.1:9000" {
 		t.Fatalf("defaults %+v", cs[1])
 	}
+	steps, err := ParseConfig([]byte(`[{"source":"app","types":["user.created"],"steps":[{"name":"crm","url":"http://crm.local/users"},{"name":"email","url":"http://mail.local/welcome","timeoutSeconds":3}]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps[0].Steps) != 2 || steps[0].Dependency != "crm.local" {
+		t.Fatalf("steps route %+v", steps[0])
+	}
 
 	bad := map[string]string{
 		"not json":      `[{`,

@@ -1,0 +1,32 @@
+// Package processor turns the queue's at-least-once delivery into exactly-once
+// effects. It handles one SQS batch (Lambda event source mapping with
+// ReportBatchItemFailures) record by record:
+//
+//	decode envelope → route → claim key → run handler → complete
+//
+// and maps each outcome to what the record gets:
+//
+//	success                        acknowledged (not in batchItemFailures)
+//	already completed (duplicate)  acknowledged, counted as duplicate
+//	no route                       acknowledged, counted as unrouted
+//	claimed by a live worker       failure, visible again when that lease ends
+//	transient error                failure, visible again after backoff(ApproximateReceiveCount), full jitter
+//	retry-after(d) error           failure, visible again after d
+//	permanent error, undecodable,  sent to the dead-letter queue with the reason, then
+//	or attempts exhausted          acknowledged (deleted by the event source mapping)
+//
+// Invariants:
+//   - Retries between invocations are scheduled through SQS visibility
+//     (ChangeMessageVisibility), never slept inside a billed invocation.
+//   - The idempotency key is source:id from the envelope, never the SQS message id.
+//   - A record is acknowledged only when its outcome is durable: completed in the
+//     idempotency store, or accepted by the dead-letter queue. Anything else
+//     (including a failed dead-letter send or a store error) is reported as a
+//     failure, so SQS delivers it again.
+//   - Tenaz counts real attempts in the idempotency record and dead-letters after
+//     MaxAttempts; the queue's maxReceiveCount is only a backstop for records that
+//     crash the processor.
+//   - Records of one batch run concurrently, at most Concurrency at a time; the
+//     handler's context ends DeadlineMargin before the invocation deadline, so the
+//     outcome can still be recorded.
+package processor

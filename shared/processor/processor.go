@@ -1,0 +1,375 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/tenaz/tenaz/shared/envelope"
+	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/queue"
+	"github.com/tenaz/tenaz/shared/retry"
+	"github.com/tenaz/tenaz/shared/route"
+	"github.com/tenaz/tenaz/shared/telemetry"
+)
+
+// Runner runs a handler at most once to completion per key (idempotency.Runner).
+type Runner interface {
+	Do(ctx context.Context, key, payloadHash string, fn idempotency.Handler) (idempotency.Outcome, error)
+}
+
+// Router finds the route of an event (route.Registry).
+type Router interface {
+	Match(source, typ string) (route.Route, bool)
+}
+
+// Visibility changes when a received message of the main queue is delivered again.
+type Visibility interface {
+	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
+}
+
+// DeadLetter accepts records that can never succeed.
+type DeadLetter interface {
+	Send(ctx context.Context, m queue.Message) (string, error)
+}
+
+// Settings tune the processor. Zero fields take their defaults.
+type Settings struct {
+	// MaxAttempts is how many real attempts an event gets before it is dead-lettered
+	// with reason "exhausted". Default 8.
+	MaxAttempts int
+	// RetryBase and RetryMax bound the visibility backoff after a transient failure:
+	// full jitter in [0, min(RetryMax, RetryBase·2^(n-1))] for the n-th receive, at
+	// least MinDelay. Defaults 5 s and 15 min.
+	RetryBase, RetryMax time.Duration
+	// MinDelay is the shortest redelivery delay; SQS counts visibility in whole
+	// seconds. Default 1 s.
+	MinDelay time.Duration
+	// Concurrency bounds the records of one batch handled at once. Default 10.
+	Concurrency int
+	// DeadlineMargin is kept free before the invocation deadline to record outcomes
+	// and answer the event source mapping. Default 3 s.
+	DeadlineMargin time.Duration
+}
+
+// Defaults.
+const (
+	DefaultMaxAttempts    = 8
+	DefaultRetryBase      = 5 * time.Second
+	DefaultRetryMax       = 15 * time.Minute
+	DefaultMinDelay       = time.Second
+	DefaultConcurrency    = 10
+	DefaultDeadlineMargin = 3 * time.Second
+)
+
+func (s *Settings) defaults() {
+	if s.MaxAttempts <= 0 {
+		s.MaxAttempts = DefaultMaxAttempts
+	}
+	if s.RetryBase <= 0 {
+		s.RetryBase = DefaultRetryBase
+	}
+	if s.RetryMax <= 0 {
+		s.RetryMax = DefaultRetryMax
+	}
+	if s.MinDelay <= 0 {
+		s.MinDelay = DefaultMinDelay
+	}
+	if s.Concurrency <= 0 {
+		s.Concurrency = DefaultConcurrency
+	}
+	if s.DeadlineMargin <= 0 {
+		s.DeadlineMargin = DefaultDeadlineMargin
+	}
+}
+
+// Options wire a Processor.
+type Options struct {
+	Runner     Runner     // required
+	Router     Router     // required
+	Visibility Visibility // the main queue; required
+	DeadLetter DeadLetter // the dead-letter queue; required
+	Settings   Settings
+	Now        func() time.Time // default time.Now
+	Rand       func() float64   // jitter source in [0,1); default math/rand/v2
+	Log        *slog.Logger     // default slog.Default()
+	Metrics    io.Writer        // EMF lines, one flush per batch; nil = none
+	// Observe, when set, is told of every record's outcome (the local live view and
+	// tests use it). It must not block.
+	Observe func(Result)
+}
+
+// Processor handles SQS batches.
+type Processor struct {
+	o   Options
+	set Settings
+}
+
+// New returns a Processor; it panics when a required dependency is missing (a
+// wiring bug, found at start-up).
+func New(o Options) *Processor {
+	if o.Runner == nil || o.Router == nil || o.Visibility == nil || o.DeadLetter == nil {
+		panic("processor: Runner, Router, Visibility and DeadLetter are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Float64
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	set := o.Settings
+	set.defaults()
+	return &Processor{o: o, set: set}
+}
+
+// Outcome names what happened to a record; they are also the metric names.
+type Outcome string
+
+// Outcomes.
+const (
+	Processed    Outcome = "processed"
+	Duplicate    Outcome = "duplicate"
+	Unrouted     Outcome = "unrouted"
+	Deferred     Outcome = "deferred"     // claimed by a live worker elsewhere
+	Retried      Outcome = "retried"      // transient failure, scheduled again
+	DeadLettered Outcome = "deadLettered" // permanent, undecodable or exhausted
+	Failed       Outcome = "failed"       // could not even be dead-lettered or recorded; SQS retries
+)
+
+// Dead-letter reasons, in the deadLetterReason attribute.
+const (
+	ReasonPermanent   = "permanent"
+	ReasonExhausted   = "exhausted"
+	ReasonUndecodable = "undecodable"
+)
+
+// Attribute names added to a dead-lettered message (beside the envelope's own).
+const (
+	AttrReason    = "deadLetterReason"
+	AttrLastError = "lastError"
+	AttrAttempts  = "attempts"
+	AttrFailedAt  = "failedAt"
+)
+
+// Result is one record's outcome.
+type Result struct {
+	MessageID string
+	Key       string // source:id, empty when undecodable
+	Source    string
+	Type      string
+	Outcome   Outcome
+	Attempts  int
+	Delay     time.Duration // when it is delivered again (failures)
+	Reason    string        // dead-letter reason
+	Err       error
+}
+
+// Handle processes one batch and reports the records to deliver again.
+func (p *Processor) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	results := make([]Result, len(ev.Records))
+	var metrics *telemetry.Metrics
+	if p.o.Metrics != nil {
+		metrics = telemetry.NewMetrics()
+	}
+	sem := make(chan struct{}, p.set.Concurrency)
+	var wg sync.WaitGroup
+	for i := range ev.Records {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			results[i] = p.record(ctx, &ev.Records[i])
+		}(i)
+	}
+	wg.Wait()
+
+	var resp events.SQSEventResponse
+	for _, r := range results {
+		if r.Outcome == Deferred || r.Outcome == Retried || r.Outcome == Failed {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageID})
+		}
+		if metrics != nil {
+			metrics.Count(string(r.Outcome), r.Source, r.Type, 1)
+		}
+		if p.o.Observe != nil {
+			p.o.Observe(r)
+		}
+	}
+	if metrics != nil {
+		if err := metrics.Flush(p.o.Metrics, p.o.Now()); err != nil {
+			p.o.Log.WarnContext(ctx, "metrics flush failed", "error", err.Error())
+		}
+	}
+	return resp, nil
+}
+
+func (p *Processor) record(ctx context.Context, m *events.SQSMessage) Result {
+	res := Result{MessageID: m.MessageId}
+	env, err := envelope.Decode([]byte(m.Body))
+	if err != nil {
+		res.Outcome, res.Reason, res.Err = DeadLettered, ReasonUndecodable, err
+		if m.MessageAttributes != nil {
+			res.Source = strAttr(m, envelope.AttrSource)
+			res.Type = strAttr(m, envelope.AttrType)
+		}
+		return p.deadLetter(ctx, m, res)
+	}
+	res.Key, res.Source, res.Type = env.Key(), env.Source, env.Type
+	rt, ok := p.o.Router.Match(env.Source, env.Type)
+	if !ok {
+		res.Outcome = Unrouted
+		p.log(ctx, slog.LevelInfo, res)
+		return res
+	}
+
+	// The handler must end before the invocation does, leaving time to record the
+	// outcome; the lease ends with it.
+	hctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		hctx, cancel = context.WithDeadline(ctx, dl.Add(-p.set.DeadlineMargin))
+		defer cancel()
+	}
+	out, err := p.o.Runner.Do(hctx, res.Key, idempotency.PayloadHash(env.Body), func(ctx context.Context, a *idempotency.Attempt) ([]byte, error) {
+		return rt.Handler.Handle(ctx, env, a)
+	})
+	if err != nil {
+		// The store failed or no time was left: state unknown, try again later.
+		res.Err = err
+		return p.retryLater(ctx, m, res, 0)
+	}
+	res.Attempts = out.Attempts
+	if out.PayloadMismatch {
+		p.o.Log.WarnContext(ctx, "payload differs from the first delivery under this key", "key", res.Key, "source", res.Source, "type", res.Type)
+		res.Reason = "payloadMismatch"
+	}
+	switch out.Kind {
+	case idempotency.Done:
+		res.Outcome = Processed
+		p.log(ctx, slog.LevelDebug, res)
+		return res
+	case idempotency.Duplicate:
+		res.Outcome = Duplicate
+		p.log(ctx, slog.LevelDebug, res)
+		return res
+	case idempotency.InFlight:
+		res.Outcome = Deferred
+		res.Delay = out.Until.Sub(p.o.Now())
+		return p.setVisibility(ctx, m, res)
+	}
+	// Failed.
+	res.Err = out.Err
+	switch {
+	case retry.IsPermanent(out.Err):
+		res.Outcome, res.Reason = DeadLettered, ReasonPermanent
+		return p.deadLetter(ctx, m, res)
+	case out.Attempts >= p.set.MaxAttempts:
+		res.Outcome, res.Reason = DeadLettered, ReasonExhausted
+		return p.deadLetter(ctx, m, res)
+	}
+	after, _ := retry.RetryAfterOf(out.Err)
+	return p.retryLater(ctx, m, res, after)
+}
+
+// retryLater schedules the record's next delivery after a transient failure.
+func (p *Processor) retryLater(ctx context.Context, m *events.SQSMessage, res Result, after time.Duration) Result {
+	res.Outcome = Retried
+	n, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+	res.Delay = max(after, retry.Backoff(n, p.set.RetryBase, p.set.RetryMax, p.o.Rand))
+	return p.setVisibility(ctx, m, res)
+}
+
+func (p *Processor) setVisibility(ctx context.Context, m *events.SQSMessage, res Result) Result {
+	res.Delay = max(res.Delay, p.set.MinDelay)
+	if err := p.o.Visibility.ChangeVisibility(context.WithoutCancel(ctx), m.ReceiptHandle, res.Delay); err != nil {
+		// The record still fails; it comes back after the queue's visibility timeout.
+		p.o.Log.WarnContext(ctx, "change visibility failed", "key", res.Key, "error", err.Error())
+	}
+	p.log(ctx, slog.LevelInfo, res)
+	return res
+}
+
+// deadLetter sends the record to the DLQ with its reason; only an accepted send
+// acknowledges it.
+func (p *Processor) deadLetter(ctx context.Context, m *events.SQSMessage, res Result) Result {
+	attrs := map[string]string{}
+	for k := range m.MessageAttributes {
+		if v := strAttr(m, k); v != "" {
+			attrs[k] = v
+		}
+	}
+	attrs[AttrReason] = res.Reason
+	attrs[AttrFailedAt] = p.o.Now().UTC().Format(time.RFC3339)
+	if res.Attempts > 0 {
+		attrs[AttrAttempts] = strconv.Itoa(res.Attempts)
+	}
+	if res.Err != nil {
+		attrs[AttrLastError] = truncate(res.Err.Error(), 512)
+	}
+	for len(attrs) > queue.MaxAttributes { // never drop ours: drop unknown extras first
+		for k := range attrs {
+			if k != AttrReason && k != AttrLastError && k != envelope.AttrKey && k != envelope.AttrSource && k != envelope.AttrType {
+				delete(attrs, k)
+				break
+			}
+		}
+	}
+	if _, err := p.o.DeadLetter.Send(context.WithoutCancel(ctx), queue.Message{Body: m.Body, Attributes: attrs}); err != nil {
+		res.Outcome = Failed
+		res.Err = errors.Join(res.Err, fmt.Errorf("dead-letter send: %w", err))
+		res.Delay = p.set.MinDelay
+		p.log(ctx, slog.LevelError, res)
+		return res
+	}
+	p.log(ctx, slog.LevelWarn, res)
+	return res
+}
+
+func (p *Processor) log(ctx context.Context, level slog.Level, r Result) {
+	if !p.o.Log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("key", r.Key), slog.String("source", r.Source), slog.String("type", r.Type),
+		slog.String("outcome", string(r.Outcome)), slog.String("messageId", r.MessageID),
+	}
+	if r.Attempts > 0 {
+		attrs = append(attrs, slog.Int("attempts", r.Attempts))
+	}
+	if r.Delay > 0 {
+		attrs = append(attrs, slog.Int64("delayMs", r.Delay.Milliseconds()))
+	}
+	if r.Reason != "" {
+		attrs = append(attrs, slog.String("reason", r.Reason))
+	}
+	if r.Err != nil {
+		attrs = append(attrs, slog.String("error", r.Err.Error()))
+	}
+	p.o.Log.LogAttrs(ctx, level, "record", attrs...)
+}
+
+func strAttr(m *events.SQSMessage, name string) string {
+	a, ok := m.MessageAttributes[name]
+	if !ok || a.StringValue == nil {
+		return ""
+	}
+	return *a.StringValue
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
