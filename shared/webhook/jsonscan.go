@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
@@ -44,10 +45,11 @@ type jsonValue struct {
 const maxQueryKeys = 4
 
 // jsonQuery names the members to capture: up to maxQueryKeys top-level members, and
-// member inner of the top-level object member obj (Slack's event.type).
+// member inner[0] of the top-level object member obj (Slack's event.type).
 type jsonQuery struct {
-	keys       [maxQueryKeys]string // "" = unused
-	obj, inner string
+	keys  [maxQueryKeys]string // "" = unused
+	obj   string
+	inner [1]string
 }
 
 // jsonResult holds the captures of a query: vals[i] for keys[i], nested for obj.inner.
@@ -86,7 +88,7 @@ func scanObject(body []byte, q *jsonQuery, r *jsonResult) error {
 
 // scanMembers scans the object that starts at body[i] ('{'), nested depth levels deep
 // (the object itself counted), capturing keys[k] into out[k]. When q is not nil, the
-// member q.obj, if it is an object, has its member q.inner captured into nested[0].
+// member q.obj, if it is an object, has its member q.inner[0] captured into nested[0].
 // It returns the index just after the closing brace.
 func scanMembers(body []byte, i, depth int, keys []string, out []jsonValue, q *jsonQuery, nested []jsonValue) (int, error) {
 	if depth > maxDepth {
@@ -117,8 +119,7 @@ func scanMembers(body []byte, i, depth int, keys []string, out []jsonValue, q *j
 		if q != nil && q.obj != "" && keyIs(body[ks:ke], slow, q.obj) {
 			nested[0] = jsonValue{}
 			if body[i] == '{' {
-				inner := [1]string{q.inner}
-				i, err = scanMembers(body, i, depth+1, inner[:], nested, nil, nil)
+				i, err = scanMembers(body, i, depth+1, q.inner[:], nested, nil, nil)
 			} else {
 				i, err = skipValue(body, i, depth)
 			}
@@ -175,31 +176,47 @@ func keyIs(raw []byte, slow bool, name string) bool {
 	if !slow {
 		return len(raw) == len(name)+2 && string(raw[1:len(raw)-1]) == name
 	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return false
-	}
-	return s == name
+	s, ok := unquote(raw)
+	return ok && s == name
 }
 
 // text returns a captured string or number as Go text; ok is false for other kinds.
-func (v jsonValue) text(body []byte, numberOK bool) (s string, ok bool) {
+func (v jsonValue) text(body []byte, numberOK bool) (string, bool) {
 	switch v.kind {
 	case jsonString:
 		raw := body[v.start:v.end]
 		if !v.slow || (utf8.Valid(raw) && !containsBackslash(raw)) {
 			return string(raw[1 : len(raw)-1]), true
 		}
-		if json.Unmarshal(raw, &s) != nil {
-			return "", false
-		}
-		return s, true
+		return unquote(raw)
 	case jsonNumber:
 		if numberOK {
 			return string(body[v.start:v.end]), true
 		}
 	}
 	return "", false
+}
+
+// is reports whether v is the string s, without allocating in the common case.
+func (v jsonValue) is(body []byte, s string) bool {
+	if v.kind != jsonString {
+		return false
+	}
+	if !v.slow {
+		return string(body[v.start+1:v.end-1]) == s
+	}
+	t, ok := unquote(body[v.start:v.end])
+	return ok && t == s
+}
+
+// unquote decodes a JSON string with escapes or non-ASCII bytes as encoding/json does
+// (invalid UTF-8 becomes U+FFFD).
+func unquote(raw []byte) (string, bool) {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 func containsBackslash(b []byte) bool {
@@ -223,13 +240,21 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// strClass classifies string bytes: 0 plain, 1 ends the fast loop (quote, backslash,
-// control character).
+// Classes of string bytes.
+const (
+	strPlain    = iota // printable ASCII other than quote and backslash
+	strSpecial         // quote, backslash or a control character: ends the fast loop
+	strNonASCII        // part of a multi-byte character: the string needs care to convert
+)
+
 var strClass = func() (t [256]uint8) {
 	for c := 0; c < 0x20; c++ {
-		t[c] = 1
+		t[c] = strSpecial
 	}
-	t['"'], t['\\'] = 1, 1
+	t['"'], t['\\'] = strSpecial, strSpecial
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = strNonASCII
+	}
 	return t
 }()
 
@@ -238,19 +263,23 @@ var strClass = func() (t [256]uint8) {
 func skipString(b []byte, i int) (end int, slow bool, err error) {
 	i++
 	for {
-		for i < len(b) && strClass[b[i]] == 0 {
-			if b[i] >= utf8.RuneSelf {
-				slow = true
-			}
+		// Eight bytes at a time while none of them needs a look.
+		for i+8 <= len(b) && plain8(b[i:i+8]) {
+			i += 8
+		}
+		for i < len(b) && strClass[b[i]] == strPlain {
 			i++
 		}
 		if i >= len(b) {
 			return 0, false, errJSONSyntax
 		}
-		switch b[i] {
-		case '"':
+		switch c := b[i]; {
+		case c >= utf8.RuneSelf:
+			slow = true
+			i++
+		case c == '"':
 			return i + 1, slow, nil
-		case '\\':
+		case c == '\\':
 			slow = true
 			if i+1 >= len(b) {
 				return 0, false, errJSONSyntax
@@ -275,6 +304,17 @@ func skipString(b []byte, i int) (end int, slow bool, err error) {
 			return 0, false, errJSONSyntax
 		}
 	}
+}
+
+// plain8 reports whether all eight bytes of b are plain string bytes: ASCII, not a
+// control character, not a quote or a backslash. It tests them at once, with the
+// usual "has a zero byte" bit trick.
+func plain8(b []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := binary.LittleEndian.Uint64(b)
+	hasZero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
+	special := hasZero(x^(ones*'"')) | hasZero(x^(ones*'\\')) | (x-ones*0x20)&^x&highs | x&highs
+	return special == 0
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -9,7 +9,7 @@ import (
 )
 
 // slackQuery is the richest query a scheme makes: three members and one nested.
-var slackQuery = jsonQuery{keys: [maxQueryKeys]string{"event_id", "type", "challenge", "id"}, obj: "event", inner: "type"}
+var slackQuery = jsonQuery{keys: [maxQueryKeys]string{"event_id", "type", "challenge", "id"}, obj: "event", inner: [1]string{"type"}}
 
 // oracleScan answers what scanObject must, with encoding/json.
 func oracleScan(body []byte, q *jsonQuery) (vals [maxQueryKeys + 1]string, ok [maxQueryKeys + 1]bool, valid bool) {
@@ -47,7 +47,7 @@ func oracleScan(body []byte, q *jsonQuery) (vals [maxQueryKeys + 1]string, ok [m
 		if err := json.Unmarshal(raw, &inner); err != nil {
 			panic(err)
 		}
-		vals[maxQueryKeys], ok[maxQueryKeys] = text(inner[q.inner])
+		vals[maxQueryKeys], ok[maxQueryKeys] = text(inner[q.inner[0]])
 	}
 	return vals, ok, true
 }
@@ -126,4 +126,25 @@ func FuzzScanObject(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkScan(t, body)
 	})
+}
+
+// TestPlain8 checks the eight-byte test against the byte table for every byte value
+// at every position, on plain neighbours of every kind.
+func TestPlain8(t *testing.T) {
+	t.Parallel()
+	for _, fill := range []byte{' ', '!', '#', '[', ']', '0', 'a', '~', 0x7f} {
+		for pos := 0; pos < 8; pos++ {
+			for c := 0; c < 256; c++ {
+				b := bytes.Repeat([]byte{fill}, 8)
+				b[pos] = byte(c)
+				want := true
+				for _, x := range b {
+					want = want && strClass[x] == strPlain
+				}
+				if got := plain8(b); got != want {
+					t.Fatalf("plain8(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
 }

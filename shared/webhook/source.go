@@ -270,7 +270,7 @@ func newSource(name string, c SourceConfig) (*Source, error) {
 		s.sigHeader, s.sigName = hSlackSignature, "X-Slack-Signature"
 		s.idField, s.typeField = "event_id", "type"
 		s.query.keys[qChallenge] = "challenge"
-		s.query.obj, s.query.inner = "event", "type"
+		s.query.obj, s.query.inner[0] = "event", "type"
 		s.keep = []string{"x-slack-retry-num", "x-slack-retry-reason"}
 	case SchemeStandardWebhooks:
 		s.kind, timestamped = kindStandard, true

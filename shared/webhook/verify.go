@@ -155,6 +155,9 @@ func standardHeaders(h map[string]string) stdHeaders {
 	}
 }
 
+// slackURLVerification is the type of the request Slack sends to check an endpoint.
+const slackURLVerification = "url_verification"
+
 // extract reads the event id and type from a verified request.
 func (s *Source) extract(headers map[string]string, body []byte) (Event, *Error) {
 	var r jsonResult
@@ -164,12 +167,12 @@ func (s *Source) extract(headers map[string]string, body []byte) (Event, *Error)
 		}
 	}
 	if s.kind == kindSlack {
-		if t, _ := r.vals[qType].text(body, false); t == "url_verification" {
+		if r.vals[qType].is(body, slackURLVerification) {
 			c, _ := r.vals[qChallenge].text(body, false)
 			if c == "" {
 				return Event{}, errMalformed(`url_verification without a "challenge" string`)
 			}
-			return Event{Type: t, Challenge: c}, nil
+			return Event{Type: slackURLVerification, Challenge: c}, nil
 		}
 	}
 
