@@ -1,0 +1,82 @@
+// Command processor is the Lambda behind the webhook queue's event source mapping
+// (ReportBatchItemFailures): it runs each record's handler exactly once to completion
+// and schedules retries through SQS visibility. Settings (environment):
+//
+//	TENAZ_QUEUE_URL                main queue URL (required)
+//	TENAZ_DLQ_URL                  dead-letter queue URL (required)
+//	TENAZ_IDEMPOTENCY_TABLE        DynamoDB table of idempotency records (required)
+//	TENAZ_ROUTES                   routes JSON, e.g. [{"source": "stripe", "types": ["payment_intent.*"], "url": "https://…", "timeoutSeconds": 10}]
+//	TENAZ_MAX_ATTEMPTS             attempts before dead-lettering (default 8)
+//	TENAZ_RETRY_BASE_SECONDS       backoff base in seconds (default 5)
+//	TENAZ_RETRY_MAX_SECONDS        backoff cap in seconds (default 900)
+//	TENAZ_CONCURRENCY              records of one batch handled at once (default 10)
+//	TENAZ_DEADLINE_MARGIN_MS       time kept before the deadline, ms (default 3000)
+//	TENAZ_IDEMPOTENCY_RETENTION_H  record retention in hours (default 168)
+//	TENAZ_LOG_LEVEL                debug | info | warn | error (default info)
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
+	"github.com/tenaz/tenaz/shared/processor"
+	"github.com/tenaz/tenaz/shared/queue"
+	"github.com/tenaz/tenaz/shared/telemetry"
+)
+
+func main() {
+	level, _ := telemetry.ParseLevel(os.Getenv(config.EnvLogLevel))
+	log := telemetry.NewLogger(os.Stdout, level).With("fn", "processor")
+	p, err := setup(context.Background(), log)
+	if err != nil {
+		log.Error("configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(p.Handle)
+}
+
+func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) {
+	queueURL, err := config.Required(os.Getenv, config.EnvQueueURL)
+	if err != nil {
+		return nil, err
+	}
+	dlqURL, err := config.Required(os.Getenv, processor.EnvDLQURL)
+	if err != nil {
+		return nil, err
+	}
+	table, err := config.Required(os.Getenv, processor.EnvIdempotencyTable)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := processor.LoadConfig(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	routes, err := cfg.Registry(nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.AWS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sqsClient := sqs.NewFromConfig(awsCfg)
+	store := dynamostore.New(table, dynamodb.NewFromConfig(awsCfg), dynamostore.Options{})
+	return processor.New(processor.Options{
+		Runner:     idempotency.NewRunner(store, idempotency.Settings{Retention: cfg.Retention}),
+		Router:     routes,
+		Visibility: queue.NewSQS(sqsClient, queueURL),
+		DeadLetter: queue.NewSQS(sqsClient, dlqURL),
+		Settings:   cfg.Settings,
+		Log:        log,
+		Metrics:    os.Stdout,
+	}), nil
+}

@@ -1,0 +1,79 @@
+package processor
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/forward"
+	"github.com/tenaz/tenaz/shared/route"
+)
+
+// Environment settings of the processor, beside config.EnvQueueURL. Each is a
+// contract with the template and operators.
+const (
+	EnvIdempotencyTable = "TENAZ_IDEMPOTENCY_TABLE"       // DynamoDB table of idempotency records (required in Lambda)
+	EnvDLQURL           = "TENAZ_DLQ_URL"                 // dead-letter queue URL (required in Lambda)
+	EnvRoutes           = "TENAZ_ROUTES"                  // routes JSON (see route.Config); empty = every event unrouted
+	EnvMaxAttempts      = "TENAZ_MAX_ATTEMPTS"            // attempts before dead-lettering; default 8
+	EnvRetryBase        = "TENAZ_RETRY_BASE_SECONDS"      // backoff base, seconds; default 5
+	EnvRetryMax         = "TENAZ_RETRY_MAX_SECONDS"       // backoff cap, seconds; default 900
+	EnvConcurrency      = "TENAZ_CONCURRENCY"             // records of a batch at once; default 10
+	EnvDeadlineMargin   = "TENAZ_DEADLINE_MARGIN_MS"      // kept free before the deadline, ms; default 3000
+	EnvRetentionHours   = "TENAZ_IDEMPOTENCY_RETENTION_H" // idempotency record retention, hours; default 168 (7 days)
+)
+
+// Config is the processor's configuration read from the environment.
+type Config struct {
+	Settings  Settings
+	Routes    []route.Config
+	Retention time.Duration
+}
+
+// LoadConfig reads and validates the processor's settings (not the AWS resource
+// names, which only the Lambda main needs).
+func LoadConfig(getenv config.Getenv) (Config, error) {
+	var c Config
+	var err error
+	if c.Settings.MaxAttempts, err = config.Int(getenv, EnvMaxAttempts, DefaultMaxAttempts, 1, 1000); err != nil {
+		return c, err
+	}
+	if c.Settings.RetryBase, err = config.Duration(getenv, EnvRetryBase, time.Second, DefaultRetryBase, 1, 43200); err != nil {
+		return c, err
+	}
+	if c.Settings.RetryMax, err = config.Duration(getenv, EnvRetryMax, time.Second, DefaultRetryMax, 1, 43200); err != nil {
+		return c, err
+	}
+	if c.Settings.RetryMax < c.Settings.RetryBase {
+		return c, fmt.Errorf("%s (%v) is below %s (%v)", EnvRetryMax, c.Settings.RetryMax, EnvRetryBase, c.Settings.RetryBase)
+	}
+	if c.Settings.Concurrency, err = config.Int(getenv, EnvConcurrency, DefaultConcurrency, 1, 1000); err != nil {
+		return c, err
+	}
+	if c.Settings.DeadlineMargin, err = config.Duration(getenv, EnvDeadlineMargin, time.Millisecond, DefaultDeadlineMargin, 100, 60000); err != nil {
+		return c, err
+	}
+	if c.Retention, err = config.Duration(getenv, EnvRetentionHours, time.Hour, 7*24*time.Hour, 1, 24*365); err != nil {
+		return c, err
+	}
+	if raw := strings.TrimSpace(getenv(EnvRoutes)); raw != "" {
+		if c.Routes, err = route.ParseConfig([]byte(raw)); err != nil {
+			return c, fmt.Errorf("%s: %w", EnvRoutes, err)
+		}
+	}
+	return c, nil
+}
+
+// Registry builds the routes with the built-in forward handler (through client, nil
+// for the default) and the named Go handlers given.
+func (c Config) Registry(client forward.Doer, named map[string]route.Handler) (*route.Registry, error) {
+	makers := map[string]func(route.Config) (route.Handler, error){
+		"forward": func(rc route.Config) (route.Handler, error) { return forward.FromConfig(rc, client), nil },
+	}
+	for name, h := range named {
+		h := h
+		makers[name] = func(route.Config) (route.Handler, error) { return h, nil }
+	}
+	return route.Build(c.Routes, makers)
+}
