@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -215,9 +216,29 @@ func decodeConfig(raw json.RawMessage) (SourceConfig, error) {
 	case errors.As(err, &te):
 		return c, errors.New("must be a JSON object")
 	case strings.HasPrefix(err.Error(), `json: unknown field "`):
-		return c, fmt.Errorf("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		// Name the field only when it looks like a field name: a secret pasted in the
+		// wrong place must not come back in the message.
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		if looksLikeFieldName(name) {
+			return c, fmt.Errorf("unknown field %q", name)
+		}
+		return c, errors.New("unknown field (name not shown)")
 	}
 	return c, errors.New("not a valid source object")
+}
+
+// looksLikeFieldName reports whether s is 1 to 32 letters, like every SourceConfig
+// field and its likely misspellings.
+func looksLikeFieldName(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // Header names, lower case as they arrive.

@@ -77,6 +77,7 @@ func TestParseSourcesErrors(t *testing.T) {
 		{"bad name", `{"a/b": {"scheme": "github", "secrets": ["x"]}}`, []string{`"a/b"`, "name"}},
 		{"source not an object", `{"src": "` + secret + `"}`, []string{`"src"`, "object"}},
 		{"unknown field", src(`"scheme": "github", "secret": "` + secret + `"`), []string{`"src"`, `"secret"`}},
+		{"secret as a field name", src(`"scheme": "github", "secrets": ["x"], "whsec_TOPSECRETVALUE": 1`), []string{`"src"`, "unknown field"}},
 		{"secrets not a list", src(`"scheme": "github", "secrets": "` + secret + `"`), []string{`"src"`, `"secrets"`}},
 		{"tolerance not a number", src(`"scheme": "stripe", "secrets": ["` + secret + `"], "tolerance": "300"`), []string{`"tolerance"`}},
 		{"no scheme", src(`"secrets": ["` + secret + `"]`), []string{`"src"`, `"scheme"`}},

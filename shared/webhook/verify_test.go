@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"encoding/base64"
+	"errors"
 	"maps"
 	"strconv"
 	"testing"
@@ -282,3 +283,95 @@ func TestVerifyCommon(t *testing.T) {
 		})
 	}
 }
+
+// TestSignRoundTrip signs from the headers a caller must give (type headers only) and
+// verifies the result: Sign fills the timestamp and id headers the scheme needs.
+func TestSignRoundTrip(t *testing.T) {
+	t.Parallel()
+	typeOnly := map[string]map[string]string{
+		SchemeGitHub:  {"x-github-event": "push"},
+		SchemeShopify: {"x-shopify-topic": "orders/create"},
+	}
+	for _, f := range fixtures() {
+		t.Run(f.name(), func(t *testing.T) {
+			t.Parallel()
+			src := source(t, config(f.scheme, f.secrets, f.extra))
+			base := map[string]string{"user-agent": "test"}
+			maps.Copy(base, typeOnly[f.scheme])
+			if f.extra != nil && f.extra["typeHeader"] != nil {
+				base["x-acme-event"] = "thing.done"
+			}
+			h1, h2 := maps.Clone(base), maps.Clone(base)
+			if err := src.Sign(h1, []byte(f.body), t0); err != nil {
+				t.Fatal(err)
+			}
+			if err := src.Sign(h2, []byte(f.body), t0); err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(h1, h2) {
+				t.Errorf("Sign is not deterministic: %v, %v", h1, h2)
+			}
+			if h1["user-agent"] != "test" {
+				t.Errorf("Sign changed an unrelated header: %v", h1)
+			}
+			ev, err := src.Verify(h1, []byte(f.body), t0)
+			if err != nil {
+				t.Fatalf("Verify(Sign(...)): %v (headers %v)", err, h1)
+			}
+			if ev.ID == "" || ev.Type == "" {
+				t.Errorf("event %+v", ev)
+			}
+			// Another body or time gives another derived id.
+			h3 := maps.Clone(base)
+			if err := src.Sign(h3, []byte(f.body), t0.Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if ev3, err := src.Verify(h3, []byte(f.body), t0); err != nil {
+				t.Fatal(err)
+			} else if src.idField == "" && ev3.ID == ev.ID {
+				t.Errorf("same derived id %q at another time", ev.ID)
+			}
+			if err := src.Sign(nil, []byte(f.body), t0); err == nil {
+				t.Error("Sign(nil headers) succeeded")
+			}
+		})
+	}
+}
+
+// TestVerifyConcurrent runs Verify from many goroutines on shared sources (run with
+// -race): the pooled hash states must never mix requests.
+func TestVerifyConcurrent(t *testing.T) {
+	t.Parallel()
+	for _, f := range fixtures() {
+		src := source(t, config(f.scheme, f.secrets, f.extra))
+		good := signed(t, f.scheme, f.secrets[1], f.extra, f.headers, f.body, t0)
+		wrong := signed(t, f.scheme, f.wrong, f.extra, f.headers, f.body, t0)
+		done := make(chan error)
+		for g := range 8 {
+			go func() {
+				var err error
+				for i := range 200 {
+					h, valid := good, (g+i)%3 != 0
+					if !valid {
+						h = wrong
+					}
+					_, verr := src.Verify(h, []byte(f.body), t0)
+					switch {
+					case valid && verr != nil:
+						err = verr
+					case !valid && verr == nil:
+						err = errAccepted
+					}
+				}
+				done <- err
+			}()
+		}
+		for range 8 {
+			if err := <-done; err != nil {
+				t.Errorf("%s: %v", f.name(), err)
+			}
+		}
+	}
+}
+
+var errAccepted = errors.New("accepted a request signed with a wrong secret")
