@@ -24,7 +24,10 @@
 //   - The body must be a JSON object (encoding/json's grammar, member names matched
 //     exactly, the last of repeated members wins), except for github when it is
 //     form-encoded and for shopify and header-only generic sources when the content
-//     type is form-encoded or XML.
+//     type is form-encoded or XML. The slack scheme serves the Events API: its
+//     form-encoded posts (slash commands, interactivity) are refused as malformed_json.
+//   - standard-webhooks also accepts the same scheme under Svix's header names
+//     (svix-id, svix-timestamp, svix-signature) when webhook-signature is absent.
 //   - A Source is safe for concurrent use and verifying allocates no hash: keys are
 //     decoded once by ParseSources and their HMAC states are pooled.
 package webhook
