@@ -53,6 +53,9 @@ func setup(ctx context.Context, log *slog.Logger) (*ingest.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(sources) == 0 {
+		log.Warn("no webhook sources configured: every request will get 404")
+	}
 	return ingest.New(ingest.Options{
 		Sources:      sources,
 		Queue:        queue.NewSQS(sqs.NewFromConfig(awsCfg), queueURL),

@@ -120,7 +120,9 @@ func (s *Source) String() string { return "webhook source " + s.name + " (" + s.
 // GoString is String, so that %#v cannot print the keys either.
 func (s *Source) GoString() string { return s.String() }
 
-// ParseSources parses and validates the TENAZ_SOURCES JSON. Errors name the source
+// ParseSources parses and validates the TENAZ_SOURCES JSON. An empty object is valid
+// (a freshly deployed stack): every request then gets 404 until sources are added.
+// Errors name the source
 // and the field that is wrong and never contain a secret. Configuration errors are
 // permanent: retrying with the same data never helps.
 func ParseSources(data []byte) (Sources, error) {
@@ -149,9 +151,6 @@ func ParseSources(data []byte) (Sources, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("sources: data after the JSON object")
-	}
-	if len(raw) == 0 {
-		return nil, errors.New("sources: no source defined")
 	}
 	names := make([]string, 0, len(raw))
 	for name := range raw {

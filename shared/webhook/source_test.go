@@ -71,7 +71,6 @@ func TestParseSourcesErrors(t *testing.T) {
 		{"not JSON inside a secret", `{"src": {"scheme": "stripe", "secrets": ["` + secret + "\x01" + `"]}}`, []string{"not valid JSON"}},
 		{"array", `[]`, []string{"not a JSON object"}},
 		{"empty", ``, []string{"not a JSON object"}},
-		{"no sources", `{}`, []string{"no source"}},
 		{"trailing data", `{"src": {"scheme": "github", "secrets": ["x"]}} {}`, []string{"after the JSON object"}},
 		{"duplicate source", `{"a": {"scheme": "github", "secrets": ["x"]}, "a": {"scheme": "github", "secrets": ["y"]}}`, []string{`"a"`, "twice"}},
 		{"bad name", `{"a/b": {"scheme": "github", "secrets": ["x"]}}`, []string{`"a/b"`, "name"}},
@@ -134,5 +133,13 @@ func TestPrintingHidesSecrets(t *testing.T) {
 				t.Errorf("%s of %T = %s: shows the secret", verb, v, out)
 			}
 		}
+	}
+}
+
+func TestParseSourcesEmptyObject(t *testing.T) {
+	t.Parallel()
+	s, err := ParseSources([]byte(" {} "))
+	if err != nil || s == nil || len(s) != 0 {
+		t.Fatalf("ParseSources({}) = %v, %v; want an empty, non-nil set", s, err)
 	}
 }

@@ -1,0 +1,139 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tenaz/tenaz/shared/processor"
+	"github.com/tenaz/tenaz/shared/webhook"
+)
+
+func sourcesJSON(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", "sources.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// start runs a pipeline whose routes reach its own demo destination.
+func start(t *testing.T) (*Pipeline, *Sender) {
+	t.Helper()
+	raw := sourcesJSON(t)
+	sources, err := webhook.ParseSources(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	p, err := New(Options{Sources: sources, DemoURL: "http://" + srv.Listener.Addr().String() + "/demo/destination",
+		Processor: processor.Settings{RetryBase: 50 * time.Millisecond, RetryMax: 50 * time.Millisecond, MinDelay: time.Millisecond, MaxAttempts: 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = p.Handler()
+	srv.Start()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	s, err := NewSender(srv.URL, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, s
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Every source's sample, each sent three times, is applied exactly once at the
+// destination.
+func TestPipelineDeliversEachWebhookOnce(t *testing.T) {
+	p, s := start(t)
+	ctx := context.Background()
+	n := 0
+	for _, src := range s.Sources() {
+		for i := 0; i < 2; i++ {
+			id := fmt.Sprintf("%s-%d", src, i)
+			for rep := 0; rep < 3; rep++ {
+				sent, err := s.Send(ctx, src, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sent.Status != 202 {
+					t.Fatalf("%s: %d %s", id, sent.Status, sent.Body)
+				}
+			}
+			n++
+		}
+	}
+	waitFor(t, "every webhook processed", func() bool {
+		st := p.Status()
+		return st.Counts["processed"] == n && st.Main.Total() == 0
+	})
+	st := p.Status()
+	if st.Demo.Effects != n || st.Demo.Repeats != 0 || st.Counts["duplicate"] != 2*n || st.Counts["received"] != 3*n {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// With the destination down, nothing is lost: once it is back, every webhook is
+// applied once. Rejected ones go to the DLQ.
+func TestPipelineRidesOutAnOutage(t *testing.T) {
+	p, s := start(t)
+	ctx := context.Background()
+	if err := p.Demo.SetMode(DemoMode{Mode: ModeDown}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if sent, err := s.Send(ctx, "github", fmt.Sprintf("gh-%d", i)); err != nil || sent.Status != 202 {
+			t.Fatalf("send: %v %+v", err, sent)
+		}
+	}
+	waitFor(t, "retries", func() bool { return p.Status().Counts["retried"] >= 5 })
+	if err := p.Demo.SetMode(DemoMode{Mode: ModeHealthy}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery after recovery", func() bool { return p.Status().Counts["processed"] == 5 })
+	if st := p.Status(); st.Demo.Effects != 5 || st.Demo.Repeats != 0 || st.DLQ.Total() != 0 {
+		t.Fatalf("after recovery: %+v", st)
+	}
+
+	if err := p.Demo.SetMode(DemoMode{Mode: ModeReject}); err != nil {
+		t.Fatal(err)
+	}
+	if sent, err := s.Send(ctx, "stripe", "evt_rejected"); err != nil || sent.Status != 202 {
+		t.Fatalf("send: %v %+v", err, sent)
+	}
+	waitFor(t, "dead-letter", func() bool { return p.Status().DLQ.Total() == 1 })
+	if got := p.DLQ.Peek(1)[0].Attributes[processor.AttrReason]; got != processor.ReasonPermanent {
+		t.Fatalf("reason %q", got)
+	}
+}
+
+func TestDemoModeValidation(t *testing.T) {
+	t.Parallel()
+	d := NewDemo()
+	for _, bad := range []DemoMode{{Mode: "sideways"}, {Mode: ModeFlaky, FailPercent: 101}, {Mode: ModeSlow, SlowMs: -1}} {
+		if err := d.SetMode(bad); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	if d.Stats().Mode.Mode != ModeHealthy {
+		t.Fatal("a rejected mode changed the destination")
+	}
+}
