@@ -19,7 +19,7 @@ define lambda_build
 GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(2) ./functions/$(1)
 endef
 
-.PHONY: setup build test dev send bench deploy clean distclean lint build-IngestFunction
+.PHONY: setup build test dev send bench deploy clean distclean lint build-IngestFunction build-ProcessorFunction
 
 setup:
 	bash infra/setup.sh
@@ -74,3 +74,7 @@ lint:
 build-IngestFunction:
 	@[ -n "$(ARTIFACTS_DIR)" ] || { echo "build-IngestFunction: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
 	$(call lambda_build,ingest,$(ARTIFACTS_DIR)/bootstrap)
+
+build-ProcessorFunction:
+	@[ -n "$(ARTIFACTS_DIR)" ] || { echo "build-ProcessorFunction: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+	$(call lambda_build,processor,$(ARTIFACTS_DIR)/bootstrap)
