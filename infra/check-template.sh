@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Checks template.yaml without AWS: `sam validate --lint`, `cfn-lint`, then `sam build`
-# into a throwaway directory (default .run/sam-build, or $1), and that every function it
-# built is a Linux arm64 executable named bootstrap. Uses the tools in .venv
-# (`make setup`). Credentials and region are fake and nothing is sent anywhere.
+# Checks template.yaml without AWS: `sam validate --lint`, `cfn-lint`, the invariants
+# neither can see (below), then `sam build` into a throwaway directory (default
+# .run/sam-build, or $1), and that every function it built is a Linux arm64 executable
+# named bootstrap. Uses the tools in .venv (`make setup`). Credentials and region are
+# fake and nothing is sent anywhere.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -30,6 +31,106 @@ step "sam validate --lint"
 # Informational checks too: every stateful resource must state its deletion policy.
 step "cfn-lint --include-checks I"
 "$cfn_lint" --include-checks I -t template.yaml
+
+# Invariants of the template as SAM translates it (the CloudFormation that would be
+# deployed), with a placeholder code location:
+#  - the webhook queue's visibility timeout is 6 x the processor's timeout for every
+#    allowed ProcessorTimeout (CloudFormation has no arithmetic; a mapping tabulates
+#    it, and a wrong or missing entry would deploy silently);
+#  - the processor runs under the template's own role, exactly the permissions listed
+#    in `expected` below and no managed policy; a change to its permissions must
+#    change this list too;
+#  - the processor's event source mapping reports partial batch failures.
+step "template invariants"
+"$root/.venv/bin/python" - template.yaml <<'PY'
+import json, sys
+from samcli.yamlhelper import yaml_parse
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+
+errors = []
+def check(ok, msg):
+    if not ok:
+        errors.append(msg)
+
+sam = yaml_parse(open(sys.argv[1]).read())
+for res in sam["Resources"].values():
+    if res.get("Type") == "AWS::Serverless::Function":
+        res["Properties"]["CodeUri"] = "s3://placeholder/code.zip"
+cfn = Translator(managed_policy_map=None, sam_parser=Parser()).translate(
+    sam_template=sam, parameter_values={}, get_managed_policy_map=lambda: {})
+res = cfn["Resources"]
+
+# Visibility timeout = 6 x processor timeout.
+mapping = "QueueVisibilityForProcessorTimeout"
+allowed = [str(v) for v in cfn["Parameters"]["ProcessorTimeout"]["AllowedValues"]]
+table = cfn["Mappings"][mapping]
+check(sorted(allowed, key=int) == sorted(table, key=int),
+      f"ProcessorTimeout AllowedValues {allowed} and {mapping} keys {sorted(table, key=int)} differ")
+for key, entry in table.items():
+    check(int(entry["Seconds"]) == 6 * int(key),
+          f"{mapping}[{key}] is {entry['Seconds']} s, want 6 x {key} = {6 * int(key)}")
+    check(int(entry["Seconds"]) <= 43200, f"{mapping}[{key}] exceeds the SQS maximum of 43200 s")
+check(res["ProcessorFunction"]["Properties"].get("Timeout") == {"Ref": "ProcessorTimeout"},
+      "ProcessorFunction's Timeout is not !Ref ProcessorTimeout")
+check(res["WebhookQueue"]["Properties"].get("VisibilityTimeout")
+      == {"Fn::FindInMap": [mapping, {"Ref": "ProcessorTimeout"}, "Seconds"]},
+      f"WebhookQueue's VisibilityTimeout is not looked up in {mapping} by ProcessorTimeout")
+
+# The processor's permissions: (action, logical id of the resource) pairs.
+expected = {
+    ("sqs:ReceiveMessage", "WebhookQueue"),
+    ("sqs:DeleteMessage", "WebhookQueue"),
+    ("sqs:GetQueueAttributes", "WebhookQueue"),
+    ("sqs:ChangeMessageVisibility", "WebhookQueue"),
+    ("sqs:SendMessage", "WebhookDLQ"),
+    ("dynamodb:GetItem", "IdempotencyTable"),
+    ("dynamodb:PutItem", "IdempotencyTable"),
+    ("dynamodb:UpdateItem", "IdempotencyTable"),
+    ("logs:CreateLogStream", "ProcessorLogGroup"),
+    ("logs:PutLogEvents", "ProcessorLogGroup"),
+}
+role_ref = res["ProcessorFunction"]["Properties"].get("Role")
+role_id = role_ref.get("Fn::GetAtt", [None])[0] if isinstance(role_ref, dict) else None
+check(role_id in res and res[role_id]["Type"] == "AWS::IAM::Role",
+      f"ProcessorFunction's Role {role_ref} is not a role of this template")
+granted = set()
+if role_id in res:
+    role = res[role_id]["Properties"]
+    check(not role.get("ManagedPolicyArns"), f"{role_id} has managed policies {role.get('ManagedPolicyArns')}")
+    check(not any(r.get("Type") == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"].get("Roles", [])
+                  for r in res.values()), f"a separate AWS::IAM::Policy is attached to {role_id}")
+    for policy in role.get("Policies", []):
+        for st in policy["PolicyDocument"]["Statement"]:
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+            check(st.get("Effect") == "Allow" and "NotAction" not in st and "NotResource" not in st,
+                  f"{role_id}: unexpected statement shape {json.dumps(st)}")
+            for r in resources:
+                target = r.get("Fn::GetAtt", [None, None]) if isinstance(r, dict) else [None, None]
+                if target[1] != "Arn":
+                    errors.append(f"{role_id}: resource {json.dumps(r)} is not a !GetAtt <resource>.Arn")
+                    continue
+                for a in actions:
+                    granted.add((a, target[0]))
+                    print(f"  {role_id}: {a} on {target[0]}")
+check(not granted - expected, f"{role_id} grants more than expected: {sorted(granted - expected)}")
+check(not expected - granted, f"{role_id} lacks expected permissions: {sorted(expected - granted)}")
+check(not any(r.get("Type") == "AWS::IAM::Role" and name.startswith("ProcessorFunction") for name, r in res.items()),
+      "SAM generated a role for ProcessorFunction")
+
+esm = [r["Properties"] for r in res.values() if r.get("Type") == "AWS::Lambda::EventSourceMapping"
+       and r["Properties"].get("FunctionName") == {"Ref": "ProcessorFunction"}]
+check(len(esm) == 1, f"ProcessorFunction has {len(esm)} event source mappings, want 1")
+for m in esm:
+    check(m.get("EventSourceArn") == {"Fn::GetAtt": ["WebhookQueue", "Arn"]}, "the processor's mapping does not read WebhookQueue")
+    check(m.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], "the processor's mapping does not report batch item failures")
+
+if errors:
+    print("\n".join("check-template: " + e for e in errors), file=sys.stderr)
+    sys.exit(1)
+print("ok template invariants")
+PY
 
 step "sam build -> $build_dir"
 rm -rf "$build_dir"
