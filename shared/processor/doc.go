@@ -10,10 +10,12 @@
 //	already completed (duplicate)  acknowledged, counted as duplicate
 //	no route                       acknowledged, counted as unrouted
 //	claimed by a live worker       failure, visible again when that lease ends
-//	transient error                failure, visible again after backoff(ApproximateReceiveCount), full jitter
-//	retry-after(d) error           failure, visible again after d
-//	permanent error, undecodable,  sent to the dead-letter queue with the reason, then
-//	or attempts exhausted          acknowledged (deleted by the event source mapping)
+//	transient error or panic       failure, visible again after backoff(ApproximateReceiveCount), full jitter
+//	retry-after(d) error           failure, visible again after max(d, backoff)
+//	store unavailable              failure, visible again after backoff; the handler does not run
+//	permanent error (handler or    sent to the dead-letter queue with the reason, then
+//	store), undecodable, or        acknowledged (deleted by the event source mapping)
+//	attempts exhausted
 //
 // Invariants:
 //   - Retries between invocations are scheduled through SQS visibility
@@ -28,5 +30,10 @@
 //     crash the processor.
 //   - Records of one batch run concurrently, at most Concurrency at a time; the
 //     handler's context ends DeadlineMargin before the invocation deadline, so the
-//     outcome can still be recorded.
+//     outcome can still be recorded. Records of one batch with the same key (one
+//     event sent twice) run one after another, so a later copy finds the event
+//     completed and is acknowledged as a duplicate.
+//   - A handler that panics fails its attempt like a transient error: its claim is
+//     released, the attempt counts towards MaxAttempts, and the rest of the batch
+//     is unaffected.
 package processor

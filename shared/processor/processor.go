@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -183,13 +185,14 @@ func (p *Processor) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSE
 		metrics = telemetry.NewMetrics()
 	}
 	sem := make(chan struct{}, p.set.Concurrency)
+	keys := &keyLocks{m: map[string]*sync.Mutex{}}
 	var wg sync.WaitGroup
 	for i := range ev.Records {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
-			results[i] = p.record(ctx, &ev.Records[i])
+			results[i] = p.record(ctx, &ev.Records[i], keys)
 		}(i)
 	}
 	wg.Wait()
@@ -214,7 +217,28 @@ func (p *Processor) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSE
 	return resp, nil
 }
 
-func (p *Processor) record(ctx context.Context, m *events.SQSMessage) Result {
+// keyLocks serialises the records of one batch that share an idempotency key (the
+// same event sent twice): a copy waits for the first and then finds it completed,
+// instead of finding it leased and deferring itself for the rest of that lease.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*sync.Mutex
+}
+
+// lock takes key's lock and returns its unlock.
+func (k *keyLocks) lock(key string) func() {
+	k.mu.Lock()
+	l := k.m[key]
+	if l == nil {
+		l = &sync.Mutex{}
+		k.m[key] = l
+	}
+	k.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+func (p *Processor) record(ctx context.Context, m *events.SQSMessage, keys *keyLocks) Result {
 	res := Result{MessageID: m.MessageId}
 	env, err := envelope.Decode([]byte(m.Body))
 	if err != nil {
@@ -241,12 +265,27 @@ func (p *Processor) record(ctx context.Context, m *events.SQSMessage) Result {
 		hctx, cancel = context.WithDeadline(ctx, dl.Add(-p.set.DeadlineMargin))
 		defer cancel()
 	}
-	out, err := p.o.Runner.Do(hctx, res.Key, idempotency.PayloadHash(env.Body), func(ctx context.Context, a *idempotency.Attempt) ([]byte, error) {
+	defer keys.lock(res.Key)()
+	out, err := p.o.Runner.Do(hctx, res.Key, idempotency.PayloadHash(env.Body), func(ctx context.Context, a *idempotency.Attempt) (result []byte, err error) {
+		// A panicking handler fails its attempt like an error: the claim is released,
+		// the attempt counts, and the other records of the batch are unaffected.
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("handler panicked: %v", v)
+				p.o.Log.ErrorContext(ctx, "handler panicked", "key", res.Key, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			}
+		}()
 		return rt.Handler.Handle(ctx, env, a)
 	})
 	if err != nil {
-		// The store failed or no time was left: state unknown, try again later.
 		res.Err = err
+		if retry.IsPermanent(err) {
+			// The store rejects this event's request (e.g. a key it cannot hold): no
+			// retry helps; the dead-letter queue keeps it for a replay.
+			res.Outcome, res.Reason = DeadLettered, ReasonPermanent
+			return p.deadLetter(ctx, m, res)
+		}
+		// The store failed or no time was left: state unknown, try again later.
 		return p.retryLater(ctx, m, res, 0)
 	}
 	res.Attempts = out.Attempts
@@ -317,12 +356,18 @@ func (p *Processor) deadLetter(ctx context.Context, m *events.SQSMessage, res Re
 	if res.Err != nil {
 		attrs[AttrLastError] = truncate(res.Err.Error(), 512)
 	}
-	for len(attrs) > queue.MaxAttributes { // never drop ours: drop unknown extras first
+	if len(attrs) > queue.MaxAttributes {
+		// SQS takes at most MaxAttributes: keep ours and the envelope's (7 in all),
+		// drop the other attributes, last name first.
+		var extras []string
 		for k := range attrs {
-			if k != AttrReason && k != AttrLastError && k != envelope.AttrKey && k != envelope.AttrSource && k != envelope.AttrType {
-				delete(attrs, k)
-				break
+			if !ownAttr[k] {
+				extras = append(extras, k)
 			}
+		}
+		slices.Sort(extras)
+		for i := len(extras) - 1; i >= 0 && len(attrs) > queue.MaxAttributes; i-- {
+			delete(attrs, extras[i])
 		}
 	}
 	if _, err := p.o.DeadLetter.Send(context.WithoutCancel(ctx), queue.Message{Body: m.Body, Attributes: attrs}); err != nil {
@@ -334,6 +379,12 @@ func (p *Processor) deadLetter(ctx context.Context, m *events.SQSMessage, res Re
 	}
 	p.log(ctx, slog.LevelWarn, res)
 	return res
+}
+
+// ownAttr names the attributes a dead letter always keeps.
+var ownAttr = map[string]bool{
+	AttrReason: true, AttrLastError: true, AttrAttempts: true, AttrFailedAt: true,
+	envelope.AttrKey: true, envelope.AttrSource: true, envelope.AttrType: true,
 }
 
 func (p *Processor) log(ctx context.Context, level slog.Level, r Result) {
