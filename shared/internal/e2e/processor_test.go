@@ -282,15 +282,21 @@ func TestE2EProcessorDestinationHangsPastDeadline(t *testing.T) {
 	wantOutcomes(t, map[processor.Outcome]int64{processor.Retried: 1, processor.Processed: 1}, fn)
 }
 
-// Two processors receive the same webhook in two different messages and run at the
-// same moment: one claims it and calls the destination, the other defers its message
-// to the end of that lease, and when it comes back it is a duplicate. One request,
-// one effect.
+// Two processors receive the same webhook in two different messages and work on it
+// at the same time: the one that claims it calls the destination; the other, invoked
+// while that claim is live, defers its message to the end of the lease and, when it
+// comes back, drops it as a duplicate. One request, one effect.
+//
+// The second claim is sent once the first is recorded (its request is at the
+// destination): claims landing in the same millisecond are the store contract's race
+// test. moto does not apply UpdateItem atomically under concurrent requests (it
+// stores a key-only item before applying the update), so such claims can read a
+// half-written record there, which DynamoDB never returns.
 func TestE2EProcessorRacingWorkers(t *testing.T) {
 	ctx := context.Background()
 	s := sample(t, "stripe.json")
 	key := s.Source + ":" + s.ID
-	release := make(chan struct{}) // the winner's answer waits until the loser returned
+	release := make(chan struct{}) // the holder's answer waits until the other worker returned
 	dest := newDestination(t, func(int) answer { return answer{status: http.StatusOK, hold: release} })
 	p := newPipeline(t, []route.Config{{Source: s.Source, URL: dest.url}})
 	p.send(s)
@@ -309,49 +315,58 @@ func TestE2EProcessorRacingWorkers(t *testing.T) {
 		t.Fatalf("received %d messages, want 2 distinct", len(msgs))
 	}
 
-	fns := []*lambdatest.Function{p.startProcessor("processor-a"), p.startProcessor("processor-b")}
+	a, b := p.startProcessor("processor-a"), p.startProcessor("processor-b")
 	type result struct {
-		msg  queue.Received
 		resp events.SQSEventResponse
 		err  error
 	}
-	results := make(chan result, 2)
-	start := make(chan struct{})
-	for i, fn := range fns {
-		go func() {
-			<-start
-			resp, err := invokeFn(fn)(ctx, esm.Event(msgs[i:i+1], p.arn))
-			results <- result{msgs[i], resp, err}
-		}()
+	holder := make(chan result, 1)
+	go func() {
+		resp, err := invokeFn(a)(ctx, esm.Event(msgs[:1], p.arn))
+		holder <- result{resp, err}
+	}()
+	waitFor(t, settle, "processor-a's request at the destination", func() bool { return dest.raw() == 1 })
+	held := p.record(key)
+	if held == nil || held.Status != idempotency.StatusInProgress {
+		t.Fatalf("while processor-a waits for the destination the record is %+v, want IN_PROGRESS", held)
 	}
-	close(start)
-	loser := <-results
+	leaseEnd := time.UnixMilli(held.LeaseExpiresAtMs)
+
+	other, err := invokeFn(b)(ctx, esm.Event(msgs[1:], p.arn))
 	close(release)
-	winner := <-results
-	if loser.err != nil || winner.err != nil {
-		t.Fatalf("invocations: %v; %v", loser.err, winner.err)
+	won := <-holder
+	if err != nil || won.err != nil {
+		t.Fatalf("invocations: %v; %v", won.err, err)
 	}
-	if len(loser.resp.BatchItemFailures) != 1 || loser.resp.BatchItemFailures[0].ItemIdentifier != loser.msg.ID {
-		t.Errorf("the worker that returned first reported %v, want its message %s deferred", loser.resp.BatchItemFailures, loser.msg.ID)
+	if f := other.BatchItemFailures; len(f) != 1 || f[0].ItemIdentifier != msgs[1].ID {
+		t.Errorf("processor-b reported failures %v, want its message %s deferred", f, msgs[1].ID)
 	}
-	if len(winner.resp.BatchItemFailures) != 0 {
-		t.Errorf("the worker holding the claim reported %v, want its message processed", winner.resp.BatchItemFailures)
+	if f := won.resp.BatchItemFailures; len(f) != 0 {
+		t.Errorf("processor-a, holding the claim, reported failures %v, want its message processed", f)
 	}
 	wantRecord(t, p, key, idempotency.StatusCompleted, 1)
 
-	// As the event source mapping would: delete the processed message; the deferred
-	// one comes back when the winner's lease has ended.
-	if err := p.main.Delete(ctx, winner.msg.ReceiptHandle); err != nil {
+	// As the event source mapping would: delete the processed message. The deferred
+	// one comes back when processor-a's lease has ended.
+	if err := p.main.Delete(ctx, msgs[0].ReceiptHandle); err != nil {
 		t.Fatal(err)
 	}
-	poller := p.poll(invokeFn(fns[0]), 0)
+	var back atomic.Int64 // when the deferred message was delivered again, Unix ms
+	poller := p.poll(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		back.CompareAndSwap(0, time.Now().UnixMilli())
+		return invokeFn(b)(ctx, ev)
+	}, 0)
 	p.settled(poller, 1)
+	if at := time.UnixMilli(back.Load()); at.Before(leaseEnd) {
+		t.Errorf("deferred message delivered again at %v, before the lease ended at %v", at.Format(time.StampMilli), leaseEnd.Format(time.StampMilli))
+	}
 
 	if dest.raw() != 1 || dest.effectsOf(key) != 1 {
 		t.Fatalf("destination: %d requests, %d effects; want 1 and 1", dest.raw(), dest.effectsOf(key))
 	}
 	wantRecord(t, p, key, idempotency.StatusCompleted, 1)
-	wantOutcomes(t, map[processor.Outcome]int64{processor.Processed: 1, processor.Deferred: 1, processor.Duplicate: 1}, fns...)
+	wantOutcomes(t, map[processor.Outcome]int64{processor.Processed: 1}, a)
+	wantOutcomes(t, map[processor.Outcome]int64{processor.Deferred: 1, processor.Duplicate: 1, processor.Processed: 0}, b)
 }
 
 // A two-step route (create the user in the CRM, then send the welcome email) whose
