@@ -162,6 +162,12 @@ func (st *Store) answer(ctx context.Context, req idempotency.ClaimRequest, item 
 	if len(item) == 0 {
 		return idempotency.Claim{}, true, fmt.Errorf("claim %s: %w: condition failed without the stored record", req.Key, idempotency.ErrUnavailable)
 	}
+	if _, ok := item[AttrStatus]; !ok {
+		// Only the key: a record caught half-written by a concurrent claim (an emulator
+		// that is not atomic can show this). Never a reason to give the event up: the
+		// caller retries later.
+		return idempotency.Claim{}, true, fmt.Errorf("claim %s: %w: stored record has no status yet", req.Key, idempotency.ErrUnavailable)
+	}
 	old, err := decode(item)
 	if err != nil {
 		return idempotency.Claim{}, true, fmt.Errorf("claim %s: %w", req.Key, err)
