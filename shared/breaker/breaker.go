@@ -263,13 +263,13 @@ func (b *Breaker) Report(ctx context.Context, t Ticket, success bool) error {
 	if t.name == "" {
 		return fmt.Errorf("report: %w", errNoName)
 	}
+	if success && !t.probe {
+		return nil
+	}
 	e := b.entry(t.name)
 	now := b.set.Now()
 	if t.probe {
 		return b.reportProbe(ctx, e, t, success, now)
-	}
-	if success {
-		return nil
 	}
 	e.mu.Lock()
 	stale := !e.readAt.IsZero() && e.rec.Generation > t.gen
