@@ -1,0 +1,31 @@
+// Package redrive replays the dead-letter queue: it moves the messages an operator
+// selects (by source, type pattern, event ids and a receivedAt window) back to the
+// main queue and reports what it found and did. A dry run is the dead-letter queue
+// report: how many messages, of which source and type, with which last error.
+//
+// Invariants:
+//   - Send first, delete after: a message leaves the dead-letter queue only after the
+//     main queue accepted it, and only the entries whose send succeeded are deleted.
+//     A crash (or a failed delete) between the two leaves the event on both queues;
+//     a later redrive sends it again under the same idempotency key, and the
+//     processor absorbs the copy as a duplicate (or defers it while the first copy
+//     runs), so the event's effect still happens once.
+//   - A replayed message carries its body unchanged (same idempotency key), the
+//     envelope's attributes, no dead-letter attributes (deadLetterReason, lastError,
+//     attempts, failedAt) and redriveCount one higher. A message whose redriveCount
+//     has reached the redrive limit (default 3) stays where it is (overLimit).
+//   - With an idempotency store wired, each event's attempts are reset before it is
+//     sent, so an exhausted event gets a fresh budget. A completed record refuses the
+//     reset and the replay is then acknowledged as a duplicate; a missing record needs
+//     no reset. A store failure leaves the message in the dead-letter queue.
+//   - Every message the run receives and does not move (not matching, over the limit,
+//     undecodable, failed, beyond max, or a dry run) stays in the dead-letter queue,
+//     unchanged, and is made visible again before Run returns. Until then the run
+//     keeps it invisible, so that each receive brings messages it has not examined.
+//   - A run terminates: it remembers the ids it has seen and stops when the queue is
+//     empty, when a receive brings only seen messages, when max is reached, or
+//     DeadlineMargin before the context's deadline (stoppedEarly, with the counts so
+//     far). It paces sends to ratePerSecond with the injected clock and sleep.
+//   - Queue calls are batched: a receive of 10, one send batch and one delete batch
+//     per 10 messages moved, about 0.3 SQS requests per message at steady state.
+package redrive

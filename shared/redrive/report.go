@@ -1,0 +1,151 @@
+package redrive
+
+import (
+	"fmt"
+	"time"
+)
+
+// Why a run ended, in Report.Stop.
+const (
+	StopEmpty    = "empty"    // a receive found no message: the dead-letter queue is drained or all of it is held by this run
+	StopAllSeen  = "allSeen"  // a receive brought only messages this run had already seen
+	StopMax      = "max"      // Request.Max messages were moved (or would be, in a dry run)
+	StopDeadline = "deadline" // the context's deadline minus the margin came
+	StopError    = "error"    // a queue call failed in a way no retry fixes, or the context ended
+)
+
+// Counts are the run's messages by outcome. Every message seen counts in exactly
+// one of Undecodable, Skipped or Matched; every matched one in exactly one of
+// OverLimit, Moved, DryRun, SendFailed, DeleteFailed, ResetFailed or Left.
+type Counts struct {
+	Seen        int `json:"seen"`        // distinct messages received from the dead-letter queue
+	Matched     int `json:"matched"`     // decodable and matching the filter
+	Moved       int `json:"moved"`       // sent to the main queue and deleted from the dead-letter queue
+	DryRun      int `json:"dryRun"`      // would have been moved (dry run)
+	Skipped     int `json:"skipped"`     // decodable but not matching the filter; released
+	OverLimit   int `json:"overLimit"`   // matching, but redriveCount reached the redrive limit; released
+	Undecodable int `json:"undecodable"` // the body is not an envelope; released
+	SendFailed  int `json:"sendFailed"`  // the send failed; left in the dead-letter queue
+	// DeleteFailed were sent but stay in the dead-letter queue too: a later redrive
+	// sends them again, and idempotency absorbs the copy.
+	DeleteFailed int `json:"deleteFailed"`
+	// ResetFailed: the idempotency store could not give the event a fresh budget
+	// (store unavailable); left in the dead-letter queue.
+	ResetFailed int `json:"resetFailed"`
+	// Left matched but stayed because Max was reached or the run stopped at its
+	// deadline; released.
+	Left int `json:"left"`
+	// ReleaseFailed counts messages whose release failed; they become visible again
+	// when their visibility timeout ends instead of at once.
+	ReleaseFailed int `json:"releaseFailed"`
+}
+
+// Report is what a run did, or in a dry run, what it found.
+type Report struct {
+	DryRun bool   `json:"dryRun"`
+	Counts Counts `json:"counts"`
+	// BySource, ByType and ByError break down every message seen by the envelope's
+	// source and type (the message attributes when the body is undecodable;
+	// "(unknown)" when neither says) and by dead-letter reason and last error,
+	// "reason: lastError" (ByError keeps MaxErrorKeys distinct keys; the rest count
+	// under "(other)").
+	BySource map[string]int `json:"bySource"`
+	ByType   map[string]int `json:"byType"`
+	ByError  map[string]int `json:"byError"`
+	// SQSRequests counts the queue calls the run made, one per call (receive, send
+	// batch, delete batch, change visibility batch); SQSRequestsByCall splits it.
+	SQSRequests       int            `json:"sqsRequests"`
+	SQSRequestsByCall map[string]int `json:"sqsRequestsByCall"`
+	// SQSRequestsPerMoved is SQSRequests / Counts.Moved (0 when nothing moved).
+	SQSRequestsPerMoved float64 `json:"sqsRequestsPerMoved"`
+	// StoreRequests counts idempotency store calls (one reset per message sent).
+	StoreRequests int   `json:"storeRequests"`
+	ElapsedMs     int64 `json:"elapsedMs"`
+	// MovedPerSecond is Counts.Moved per second of ElapsedMs; SeenPerSecond is
+	// Counts.Seen per second (the scan rate, also of a dry run).
+	MovedPerSecond float64 `json:"movedPerSecond"`
+	SeenPerSecond  float64 `json:"seenPerSecond"`
+	// StoppedEarly is true when the run stopped at its deadline with messages
+	// possibly left to examine; the counts say how far it got.
+	StoppedEarly bool   `json:"stoppedEarly"`
+	Stop         string `json:"stop"` // one of the Stop* values
+}
+
+// MaxErrorKeys is the most distinct keys Report.ByError holds: 50.
+const MaxErrorKeys = 50
+
+// maxErrorKeyLen bounds one ByError key, in bytes.
+const maxErrorKeyLen = 200
+
+const (
+	unknownLabel = "(unknown)"
+	otherLabel   = "(other)"
+	// noReasonLabel is the reason of a message without deadLetterReason: the queue's
+	// maxReceiveCount moved it (a record that crashed the processor), or another tool.
+	noReasonLabel = "(none)"
+)
+
+func newReport(dryRun bool) Report {
+	return Report{
+		DryRun:            dryRun,
+		BySource:          map[string]int{},
+		ByType:            map[string]int{},
+		ByError:           map[string]int{},
+		SQSRequestsByCall: map[string]int{},
+	}
+}
+
+// observe adds one message seen to the breakdowns.
+func (r *Report) observe(source, typ, reason, lastError string) {
+	r.BySource[orUnknown(source)]++
+	r.ByType[orUnknown(typ)]++
+	if reason == "" {
+		reason = noReasonLabel
+	}
+	key := reason
+	if lastError != "" {
+		key += ": " + lastError
+	}
+	key = truncate(key, maxErrorKeyLen)
+	if _, ok := r.ByError[key]; !ok && len(r.ByError) >= MaxErrorKeys {
+		key = otherLabel
+	}
+	r.ByError[key]++
+}
+
+// finish fills the derived fields.
+func (r *Report) finish(elapsed time.Duration) {
+	r.ElapsedMs = elapsed.Milliseconds()
+	if r.Counts.Moved > 0 {
+		r.SQSRequestsPerMoved = float64(r.SQSRequests) / float64(r.Counts.Moved)
+	}
+	if s := elapsed.Seconds(); s > 0 {
+		r.MovedPerSecond = float64(r.Counts.Moved) / s
+		r.SeenPerSecond = float64(r.Counts.Seen) / s
+	}
+}
+
+// Summary is a one-line account of the run for errors and logs.
+func (r *Report) Summary() string {
+	c := r.Counts
+	return fmt.Sprintf("seen %d, matched %d, moved %d, dry run %d, skipped %d, over limit %d, undecodable %d, send failed %d, delete failed %d, reset failed %d, left %d; stop %s",
+		c.Seen, c.Matched, c.Moved, c.DryRun, c.Skipped, c.OverLimit, c.Undecodable, c.SendFailed, c.DeleteFailed, c.ResetFailed, c.Left, r.Stop)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return unknownLabel
+	}
+	return s
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
