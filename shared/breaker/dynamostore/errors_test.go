@@ -1,0 +1,124 @@
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsretry "github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/tenaz/tenaz/shared/breaker"
+	"github.com/tenaz/tenaz/shared/retry"
+)
+
+// sdkError wraps err the way the SDK returns it: an operation error around an HTTP
+// response error.
+func sdkError(status int, err error) error {
+	return &smithy.OperationError{ServiceID: "DynamoDB", OperationName: "UpdateItem", Err: &awshttp.ResponseError{
+		ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: err},
+		RequestID:     "req-1",
+	}}
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	type kind int
+	const (
+		transient kind = iota
+		permanent
+		contextEnded
+	)
+	tests := []struct {
+		name string
+		err  error
+		want kind
+	}{
+		{"provisioned throughput exceeded", sdkError(400, &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}), transient},
+		{"throttling exception", sdkError(400, &smithy.GenericAPIError{Code: "ThrottlingException"}), transient},
+		{"request limit exceeded", sdkError(400, &types.RequestLimitExceeded{}), transient},
+		{"transaction conflict", sdkError(400, &types.TransactionConflictException{}), transient},
+		{"internal server error", sdkError(500, &types.InternalServerError{}), transient},
+		{"unknown 503", sdkError(503, &smithy.GenericAPIError{Code: "UnknownError"}), transient},
+		{"server fault without status", &smithy.GenericAPIError{Code: "Odd", Fault: smithy.FaultServer}, transient},
+		{"retries exhausted on throttling", sdkError(400, &awsretry.MaxAttemptsError{Attempt: 3, Err: &types.ProvisionedThroughputExceededException{}}), transient},
+		{"network", sdkError(0, &net.OpError{Op: "dial", Err: errors.New("connection refused")}), transient},
+		{"retry quota", errors.New("failed to get rate limit token, retry quota exceeded"), transient},
+		{"validation", sdkError(400, &smithy.GenericAPIError{Code: "ValidationException", Message: "bad expression"}), permanent},
+		{"missing table", sdkError(400, &types.ResourceNotFoundException{}), permanent},
+		{"access denied", sdkError(400, &smithy.GenericAPIError{Code: "AccessDeniedException"}), permanent},
+		{"cancelled", fmt.Errorf("op: %w", context.Canceled), contextEnded},
+		{"deadline", sdkError(0, context.DeadlineExceeded), contextEnded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := classify(tt.err)
+			if !errors.Is(got, tt.err) {
+				t.Fatalf("classify lost the cause: %v", got)
+			}
+			unavailable, perm := errors.Is(got, breaker.ErrUnavailable), retry.IsPermanent(got)
+			switch tt.want {
+			case transient:
+				if !unavailable || perm {
+					t.Fatalf("classify(%v) = %v: want transient ErrUnavailable", tt.err, got)
+				}
+			case permanent:
+				if unavailable || !perm {
+					t.Fatalf("classify(%v) = %v: want permanent", tt.err, got)
+				}
+			case contextEnded:
+				if unavailable || perm || got != tt.err {
+					t.Fatalf("classify(%v) = %v: want the context error unchanged", tt.err, got)
+				}
+			}
+		})
+	}
+}
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	full := map[string]types.AttributeValue{
+		AttrName: str("crm"), AttrState: str("half-open"), AttrGeneration: u(18446744073709551615),
+		AttrWindowStartMs: ms(t0), AttrFailures: n(5), AttrOpenedAtMs: ms(t0.Add(time.Second)),
+		AttrOpenUntilMs: ms(t0.Add(time.Minute)), AttrProbeUntilMs: ms(t0.Add(90 * time.Second)), AttrExpiresAt: n(t0.Unix()),
+	}
+	got, err := decode("crm", full)
+	want := breaker.Record{Name: "crm", State: breaker.HalfOpen, Generation: 18446744073709551615, WindowStart: t0, Failures: 5,
+		OpenedAt: t0.Add(time.Second), OpenUntil: t0.Add(time.Minute), ProbeUntil: t0.Add(90 * time.Second)}
+	if err != nil || got != want {
+		t.Fatalf("decode = %+v, %v\nwant   %+v", got, err, want)
+	}
+	if got, err := decode("crm", nil); err != nil || got != (breaker.Record{Name: "crm"}) {
+		t.Fatalf("decode of no item = %+v, %v", got, err)
+	}
+
+	bad := map[string]func(item map[string]types.AttributeValue){
+		"no state":                 func(m map[string]types.AttributeValue) { delete(m, AttrState) },
+		"unknown state":            func(m map[string]types.AttributeValue) { m[AttrState] = str("ajar") },
+		"another name":             func(m map[string]types.AttributeValue) { m[AttrName] = str("mailer") },
+		"generation negative":      func(m map[string]types.AttributeValue) { m[AttrGeneration] = n(-1) },
+		"generation as string":     func(m map[string]types.AttributeValue) { m[AttrGeneration] = str("1") },
+		"failures not an integer":  func(m map[string]types.AttributeValue) { m[AttrFailures] = &types.AttributeValueMemberN{Value: "2.5"} },
+		"window start as a string": func(m map[string]types.AttributeValue) { m[AttrWindowStartMs] = str("x") },
+	}
+	for name, mutate := range bad {
+		item := map[string]types.AttributeValue{}
+		for k, v := range full {
+			item[k] = v
+		}
+		mutate(item)
+		if _, err := decode("crm", item); !retry.IsPermanent(err) {
+			t.Errorf("%s: decode = %v, want a permanent error", name, err)
+		}
+	}
+}
