@@ -176,8 +176,8 @@ func (s *Store) Open(ctx context.Context, name string, from uint64, now, until t
 // AcquireProbe implements breaker.Store: one conditional UpdateItem.
 func (s *Store) AcquireProbe(ctx context.Context, name string, gen uint64, now, leaseUntil time.Time) (breaker.Record, bool, error) {
 	return s.update(ctx, "acquire probe lease of", name, &dynamodb.UpdateItemInput{
-		ConditionExpression: aws.String("#gen = :gen AND ((#state = :open AND #until <= :now) OR (#state = :half AND #probe <= :now))"),
-		UpdateExpression:    aws.String("SET #state = :half, #gen = :next, #probe = :lease, #exp = :exp"),
+		ConditionExpression:      aws.String("#gen = :gen AND ((#state = :open AND #until <= :now) OR (#state = :half AND #probe <= :now))"),
+		UpdateExpression:         aws.String("SET #state = :half, #gen = :next, #probe = :lease, #exp = :exp"),
 		ExpressionAttributeNames: pick("#gen", "#state", "#until", "#probe", "#exp"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":gen": u(gen), ":next": u(gen + 1), ":open": str(breaker.Open.String()), ":half": str(breaker.HalfOpen.String()),
