@@ -241,3 +241,46 @@ func TestStateStrings(t *testing.T) {
 		t.Error("ParseState accepted an unknown state")
 	}
 }
+
+// barrierStore holds each RecordFailure after it was counted until n of them were,
+// so that n callers all see the threshold reached before any of them opens.
+type barrierStore struct {
+	breaker.Store
+	wg *sync.WaitGroup
+}
+
+func (s barrierStore) RecordFailure(ctx context.Context, name string, gen uint64, now time.Time, window time.Duration) (breaker.Record, bool, error) {
+	rec, won, err := s.Store.RecordFailure(ctx, name, gen, now, window)
+	s.wg.Done()
+	s.wg.Wait()
+	return rec, won, err
+}
+
+func TestOnlyTheWinnerReportsATransition(t *testing.T) {
+	t.Parallel()
+	const callers = 4
+	var wg sync.WaitGroup
+	wg.Add(callers)
+	store := barrierStore{Store: breaker.NewMemoryStore(), wg: &wg}
+	clock := breakertest.NewClock(breakertest.T0)
+	rec := &breakertest.Recorder{}
+	var done sync.WaitGroup
+	for range callers {
+		b := breaker.New(store, breaker.Settings{FailureThreshold: 1, Now: clock.Now, OnTransition: rec.OnTransition})
+		tk, err := b.Allow(ctx, "crm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			if err := b.Report(ctx, tk, false); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	done.Wait()
+	if tr := rec.Transitions(); len(tr) != 1 || tr[0].To != breaker.Open || tr[0].Failures < 1 {
+		t.Fatalf("transitions = %+v, want one Closed → Open", tr)
+	}
+}

@@ -266,6 +266,9 @@ func testStoreConditions(e *env) {
 			return s.AcquireProbe(ctx, e.name, 2, lease.Add(-time.Millisecond), lease.Add(time.Minute))
 		}, false, half},
 		{"failure while half-open", func() (breaker.Record, bool, error) { return s.RecordFailure(ctx, e.name, 2, until, w) }, false, half},
+		{"take over from the open generation when the lease ran out", func() (breaker.Record, bool, error) {
+			return s.AcquireProbe(ctx, e.name, 1, lease, lease.Add(time.Minute))
+		}, false, half},
 		{"take over the lease when it runs out", func() (breaker.Record, bool, error) {
 			return s.AcquireProbe(ctx, e.name, 2, lease, lease.Add(30*time.Second))
 		}, true, half2},
