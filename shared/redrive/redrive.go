@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -520,7 +521,8 @@ func (x *run) release(ctx context.Context) {
 }
 
 // replayAttributes are the attributes of a replayed message: its own without the
-// dead-letter ones, the envelope's from the body, and redriveCount one higher.
+// dead-letter ones, the envelope's from the body, and redriveCount one higher. When
+// that makes more than SQS takes, other attributes go, last name first.
 func replayAttributes(c candidate) map[string]string {
 	out := make(map[string]string, len(c.m.Attributes)+2)
 	for k, v := range c.m.Attributes {
@@ -528,8 +530,22 @@ func replayAttributes(c candidate) map[string]string {
 			out[k] = v
 		}
 	}
-	maps.Copy(out, c.env.Attributes())
-	out[AttrRedriveCount] = strconv.Itoa(c.count + 1)
+	own := c.env.Attributes()
+	maps.Copy(out, own)
+	own[AttrRedriveCount] = strconv.Itoa(c.count + 1)
+	out[AttrRedriveCount] = own[AttrRedriveCount]
+	if len(out) > queue.MaxAttributes {
+		var extras []string
+		for k := range out {
+			if _, ok := own[k]; !ok {
+				extras = append(extras, k)
+			}
+		}
+		slices.Sort(extras)
+		for i := len(extras) - 1; i >= 0 && len(out) > queue.MaxAttributes; i-- {
+			delete(out, extras[i])
+		}
+	}
 	return out
 }
 

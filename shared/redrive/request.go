@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"strings"
 	"time"
 
@@ -88,7 +89,7 @@ func ParseRequest(data []byte) (Request, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
-		return Request{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return Request{}, fmt.Errorf("%w: %s", ErrBadRequest, describe(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return Request{}, fmt.Errorf("%w: unexpected data after the request object", ErrBadRequest)
@@ -114,6 +115,37 @@ func ParseRequest(data []byte) (Request, error) {
 		return Request{}, err
 	}
 	return r, nil
+}
+
+// describe says what is wrong with a request that does not decode, in the request's
+// own terms.
+func describe(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return fmt.Sprintf("the request is a JSON %s, want an object", te.Value)
+		}
+		want := "a " + te.Type.String()
+		switch te.Type.Kind() {
+		case reflect.Int:
+			want = "a whole number"
+		case reflect.Float64:
+			want = "a number"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.String:
+			want = "a string"
+		case reflect.Struct:
+			want = "an object"
+		case reflect.Slice:
+			want = "an array"
+		}
+		return fmt.Sprintf("%s: a JSON %s, want %s", te.Field, te.Value, want)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "the request is not complete JSON"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 func parseTime(field, s string) (time.Time, error) {
