@@ -33,7 +33,7 @@ const MaxIDs = 1000
 type Request struct {
 	// DryRun receives and releases only: nothing is sent, deleted or reset. Its
 	// report is the dead-letter queue report.
-	DryRun bool `json:"dryRun,omitempty"`
+	DryRun bool `json:"dryRun"`
 	// Max bounds how many messages the run moves (or, in a dry run, would move);
 	// 0 means no bound.
 	Max int `json:"max,omitempty"`
