@@ -12,6 +12,12 @@
 //	TENAZ_CONCURRENCY              records of one batch handled at once (default 10)
 //	TENAZ_DEADLINE_MARGIN_MS       time kept before the deadline, ms (default 3000)
 //	TENAZ_IDEMPOTENCY_RETENTION_H  record retention in hours (default 168)
+//	TENAZ_BREAKER_TABLE            DynamoDB table of circuit breaker state (empty: no breakers)
+//	TENAZ_BREAKER_FAILURES         failures in a window that open a destination's breaker (default 5)
+//	TENAZ_BREAKER_WINDOW_SECONDS   failure window in seconds (default 30)
+//	TENAZ_BREAKER_OPEN_SECONDS     open period before one probe, seconds (default 60)
+//	TENAZ_BREAKER_CACHE_MS         breaker state cache per container, ms (default 1000)
+//	TENAZ_DEFER_MAX_SECONDS        longest deferral while a breaker is open, seconds (default 900)
 //	TENAZ_LOG_LEVEL                debug | info | warn | error (default info)
 package main
 
@@ -24,6 +30,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tenaz/tenaz/shared/breaker"
+	breakerstore "github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
@@ -69,8 +77,9 @@ func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) 
 		return nil, err
 	}
 	sqsClient := sqs.NewFromConfig(awsCfg)
-	store := dynamostore.New(table, dynamodb.NewFromConfig(awsCfg), dynamostore.Options{})
-	return processor.New(processor.Options{
+	ddb := dynamodb.NewFromConfig(awsCfg)
+	store := dynamostore.New(table, ddb, dynamostore.Options{})
+	opts := processor.Options{
 		Runner:     idempotency.NewRunner(store, idempotency.Settings{Retention: cfg.Retention}),
 		Router:     routes,
 		Visibility: queue.NewSQS(sqsClient, queueURL),
@@ -78,5 +87,12 @@ func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) 
 		Settings:   cfg.Settings,
 		Log:        log,
 		Metrics:    os.Stdout,
-	}), nil
+	}
+	if breakerTable := os.Getenv(processor.EnvBreakerTable); breakerTable != "" {
+		set := cfg.Breaker
+		set.OnTransition, set.OnStoreError = processor.BreakerTelemetry(log, os.Stdout)
+		opts.Breakers = breaker.New(breakerstore.New(breakerTable, ddb, breakerstore.Options{}), set)
+		opts.Attempts = store
+	}
+	return processor.New(opts), nil
 }

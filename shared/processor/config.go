@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/forward"
 	"github.com/tenaz/tenaz/shared/route"
@@ -22,6 +23,13 @@ const (
 	EnvConcurrency      = "TENAZ_CONCURRENCY"             // records of a batch at once; default 10
 	EnvDeadlineMargin   = "TENAZ_DEADLINE_MARGIN_MS"      // kept free before the deadline, ms; default 3000
 	EnvRetentionHours   = "TENAZ_IDEMPOTENCY_RETENTION_H" // idempotency record retention, hours; default 168 (7 days)
+	EnvDeferMax         = "TENAZ_DEFER_MAX_SECONDS"       // longest deferral while a breaker is open, seconds; default 900
+
+	EnvBreakerTable    = "TENAZ_BREAKER_TABLE"          // DynamoDB table of breaker state; empty = no breakers
+	EnvBreakerFailures = "TENAZ_BREAKER_FAILURES"       // failures in a window that open a breaker; default 5
+	EnvBreakerWindow   = "TENAZ_BREAKER_WINDOW_SECONDS" // failure window, seconds; default 30
+	EnvBreakerOpen     = "TENAZ_BREAKER_OPEN_SECONDS"   // open period before a probe, seconds; default 60
+	EnvBreakerCache    = "TENAZ_BREAKER_CACHE_MS"       // breaker state cache per container, ms; default 1000
 )
 
 // Config is the processor's configuration read from the environment.
@@ -29,6 +37,8 @@ type Config struct {
 	Settings  Settings
 	Routes    []route.Config
 	Retention time.Duration
+	// Breaker holds the breaker thresholds; the caller adds the clock and hooks.
+	Breaker breaker.Settings
 }
 
 // LoadConfig reads and validates the processor's settings (not the AWS resource
@@ -56,6 +66,24 @@ func LoadConfig(getenv config.Getenv) (Config, error) {
 	}
 	if c.Retention, err = config.Duration(getenv, EnvRetentionHours, time.Hour, 7*24*time.Hour, 1, 24*365); err != nil {
 		return c, err
+	}
+	if c.Settings.DeferMax, err = config.Duration(getenv, EnvDeferMax, time.Second, DefaultDeferMax, 1, 43200); err != nil {
+		return c, err
+	}
+	if c.Breaker.FailureThreshold, err = config.Int(getenv, EnvBreakerFailures, breaker.DefaultFailureThreshold, 1, 10000); err != nil {
+		return c, err
+	}
+	if c.Breaker.Window, err = config.Duration(getenv, EnvBreakerWindow, time.Second, breaker.DefaultWindow, 1, 3600); err != nil {
+		return c, err
+	}
+	if c.Breaker.OpenFor, err = config.Duration(getenv, EnvBreakerOpen, time.Second, breaker.DefaultOpenFor, 1, 3600); err != nil {
+		return c, err
+	}
+	if c.Breaker.CacheTTL, err = config.Duration(getenv, EnvBreakerCache, time.Millisecond, breaker.DefaultCacheTTL, 0, 60000); err != nil {
+		return c, err
+	}
+	if c.Breaker.CacheTTL == 0 {
+		c.Breaker.CacheTTL = -1 // 0 from the environment: read the state on every call
 	}
 	if raw := strings.TrimSpace(getenv(EnvRoutes)); raw != "" {
 		if c.Routes, err = route.ParseConfig([]byte(raw)); err != nil {

@@ -31,9 +31,13 @@ func TestLoadConfigDefaults(t *testing.T) {
 		RetryMax:       15 * time.Minute,
 		Concurrency:    10,
 		DeadlineMargin: 3 * time.Second,
+		DeferMax:       15 * time.Minute,
 	}
 	if c.Settings != want {
 		t.Fatalf("settings %+v, want %+v", c.Settings, want)
+	}
+	if b := c.Breaker; b.FailureThreshold != 5 || b.Window != 30*time.Second || b.OpenFor != time.Minute || b.CacheTTL != time.Second {
+		t.Fatalf("breaker settings %+v", b)
 	}
 	if c.Retention != 7*24*time.Hour || c.Routes != nil {
 		t.Fatalf("retention %v, routes %v; want 168h and none", c.Retention, c.Routes)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/queue"
@@ -43,6 +44,18 @@ type DeadLetter interface {
 	Send(ctx context.Context, m queue.Message) (string, error)
 }
 
+// Breakers guard the destinations, one circuit breaker per route dependency
+// (breaker.Breaker).
+type Breakers interface {
+	Allow(ctx context.Context, name string) (breaker.Ticket, error)
+	Report(ctx context.Context, t breaker.Ticket, success bool) error
+}
+
+// AttemptResetter gives an event its attempt budget back (idempotency.Store).
+type AttemptResetter interface {
+	ResetAttempts(ctx context.Context, key string, now time.Time) error
+}
+
 // Settings tune the processor. Zero fields take their defaults.
 type Settings struct {
 	// MaxAttempts is how many real attempts an event gets before it is dead-lettered
@@ -60,6 +73,12 @@ type Settings struct {
 	// DeadlineMargin is kept free before the invocation deadline to record outcomes
 	// and answer the event source mapping. Default 3 s.
 	DeadlineMargin time.Duration
+	// DeferMax is the longest a record is deferred while its destination's breaker is
+	// open. A deferral lasts until the breaker may half-open, and grows with the
+	// record's receive count (1 s, 2 s, 4 s, … with 20 % jitter downwards) up to
+	// DeferMax, so a long outage costs each record at most one receive per DeferMax.
+	// Default 15 min.
+	DeferMax time.Duration
 }
 
 // Defaults.
@@ -70,6 +89,7 @@ const (
 	DefaultMinDelay       = time.Second
 	DefaultConcurrency    = 10
 	DefaultDeadlineMargin = 3 * time.Second
+	DefaultDeferMax       = 15 * time.Minute
 )
 
 func (s *Settings) defaults() {
@@ -91,6 +111,9 @@ func (s *Settings) defaults() {
 	if s.DeadlineMargin <= 0 {
 		s.DeadlineMargin = DefaultDeadlineMargin
 	}
+	if s.DeferMax <= 0 {
+		s.DeferMax = DefaultDeferMax
+	}
 }
 
 // Options wire a Processor.
@@ -99,11 +122,18 @@ type Options struct {
 	Router     Router     // required
 	Visibility Visibility // the main queue; required
 	DeadLetter DeadLetter // the dead-letter queue; required
-	Settings   Settings
-	Now        func() time.Time // default time.Now
-	Rand       func() float64   // jitter source in [0,1); default math/rand/v2
-	Log        *slog.Logger     // default slog.Default()
-	Metrics    io.Writer        // EMF lines, one flush per batch; nil = none
+	// Breakers, when set, guard each route's dependency: an open breaker defers the
+	// record without an attempt. Optional.
+	Breakers Breakers
+	// Attempts, when set with Breakers, gives an event back the attempts it spent
+	// probing a destination that turned out to be still down, so an outage never
+	// exhausts an event's budget. Optional (the idempotency store).
+	Attempts AttemptResetter
+	Settings Settings
+	Now      func() time.Time // default time.Now
+	Rand     func() float64   // jitter source in [0,1); default math/rand/v2
+	Log      *slog.Logger     // default slog.Default()
+	Metrics  io.Writer        // EMF lines, one flush per batch; nil = none
 	// Observe, when set, is told of every record's outcome (the local live view and
 	// tests use it). It must not block.
 	Observe func(Result)
@@ -147,6 +177,12 @@ const (
 	Retried      Outcome = "retried"      // transient failure, scheduled again
 	DeadLettered Outcome = "deadLettered" // permanent, undecodable or exhausted
 	Failed       Outcome = "failed"       // could not even be dead-lettered or recorded; SQS retries
+)
+
+// Reasons a record was deferred, in Result.Reason.
+const (
+	ReasonBreakerOpen = "breakerOpen" // the destination's breaker is open: no attempt made
+	ReasonProbeFailed = "probeFailed" // this record probed the destination, which is still down
 )
 
 // Dead-letter reasons, in the deadLetterReason attribute.
@@ -266,6 +302,23 @@ func (p *Processor) record(ctx context.Context, m *events.SQSMessage, keys *keyL
 		defer cancel()
 	}
 	defer keys.lock(res.Key)()
+
+	var ticket breaker.Ticket
+	guarded := p.o.Breakers != nil && rt.Dependency != ""
+	if guarded {
+		t, err := p.o.Breakers.Allow(ctx, rt.Dependency)
+		if retryAt, open := breaker.RetryAt(err); open {
+			res.Outcome, res.Reason = Deferred, ReasonBreakerOpen
+			res.Delay = p.deferral(retryAt, m)
+			return p.setVisibility(ctx, m, res)
+		}
+		if err != nil { // the invocation's context ended
+			res.Err = err
+			return p.retryLater(ctx, m, res, 0)
+		}
+		ticket = t
+	}
+
 	out, err := p.o.Runner.Do(hctx, res.Key, idempotency.PayloadHash(env.Body), func(ctx context.Context, a *idempotency.Attempt) (result []byte, err error) {
 		// A panicking handler fails its attempt like an error: the claim is released,
 		// the attempt counts, and the other records of the batch are unaffected.
@@ -293,6 +346,17 @@ func (p *Processor) record(ctx context.Context, m *events.SQSMessage, keys *keyL
 		p.o.Log.WarnContext(ctx, "payload differs from the first delivery under this key", "key", res.Key, "source", res.Source, "type", res.Type)
 		res.Reason = "payloadMismatch"
 	}
+	if guarded && (out.Kind == idempotency.Done || out.Kind == idempotency.Failed) {
+		// Only a call that reached the destination says anything about it. A
+		// permanent answer (4xx) means the destination is up.
+		down := out.Kind == idempotency.Failed && breaker.DefaultIsFailure(out.Err)
+		if err := p.o.Breakers.Report(context.WithoutCancel(ctx), ticket, !down); err != nil {
+			p.o.Log.WarnContext(ctx, "breaker report failed", "dependency", rt.Dependency, "error", err.Error())
+		}
+		if down && ticket.Probe() {
+			return p.probeFailed(ctx, m, res, rt.Dependency, out.Err)
+		}
+	}
 	switch out.Kind {
 	case idempotency.Done:
 		res.Outcome = Processed
@@ -319,6 +383,38 @@ func (p *Processor) record(ctx context.Context, m *events.SQSMessage, keys *keyL
 	}
 	after, _ := retry.RetryAfterOf(out.Err)
 	return p.retryLater(ctx, m, res, after)
+}
+
+// probeFailed defers a record whose attempt probed a destination that is still down:
+// the breaker has reopened, and the attempt it spent is given back.
+func (p *Processor) probeFailed(ctx context.Context, m *events.SQSMessage, res Result, dependency string, cause error) Result {
+	res.Outcome, res.Reason, res.Err = Deferred, ReasonProbeFailed, cause
+	if p.o.Attempts != nil {
+		if err := p.o.Attempts.ResetAttempts(context.WithoutCancel(ctx), res.Key, p.o.Now()); err != nil {
+			p.o.Log.WarnContext(ctx, "attempts not given back after a failed probe", "key", res.Key, "error", err.Error())
+		}
+	}
+	retryAt := p.o.Now()
+	if _, err := p.o.Breakers.Allow(ctx, dependency); err != nil {
+		if at, open := breaker.RetryAt(err); open {
+			retryAt = at
+		}
+	}
+	res.Delay = p.deferral(retryAt, m)
+	return p.setVisibility(ctx, m, res)
+}
+
+// deferral is how long a record waits while its destination's breaker is open: at
+// least until the breaker may half-open, growing with the receive count, at most
+// DeferMax.
+func (p *Processor) deferral(retryAt time.Time, m *events.SQSMessage) time.Duration {
+	n, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+	grow := p.set.DeferMax
+	if n >= 1 && n < 40 {
+		grow = min(p.set.DeferMax, time.Second<<(n-1))
+	}
+	grow -= time.Duration(p.o.Rand() * 0.2 * float64(grow))
+	return min(p.set.DeferMax, max(retryAt.Sub(p.o.Now()), grow))
 }
 
 // retryLater schedules the record's next delivery after a transient failure.
