@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/webhook"
 )
@@ -32,7 +33,9 @@ func start(t *testing.T) (*Pipeline, *Sender) {
 	}
 	srv := httptest.NewUnstartedServer(nil)
 	p, err := New(Options{Sources: sources, DemoURL: "http://" + srv.Listener.Addr().String() + "/demo/destination",
-		Processor: processor.Settings{RetryBase: 50 * time.Millisecond, RetryMax: 50 * time.Millisecond, MinDelay: time.Millisecond, MaxAttempts: 20}})
+		Processor: processor.Settings{RetryBase: 50 * time.Millisecond, RetryMax: 50 * time.Millisecond, MinDelay: time.Millisecond, MaxAttempts: 20,
+			DeferMax: 100 * time.Millisecond},
+		Breaker: breaker.Settings{OpenFor: 300 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +111,11 @@ func TestPipelineRidesOutAnOutage(t *testing.T) {
 	if err := p.Demo.SetMode(DemoMode{Mode: ModeHealthy}); err != nil {
 		t.Fatal(err)
 	}
+	if st := p.Status(); len(st.Breakers) != 1 || st.Breakers[0].State == "closed" {
+		t.Fatalf("breakers during the outage: %+v", st.Breakers)
+	}
 	waitFor(t, "delivery after recovery", func() bool { return p.Status().Counts["processed"] == 5 })
+	waitFor(t, "breaker closed", func() bool { return p.Status().Breakers[0].State == "closed" })
 	if st := p.Status(); st.Demo.Effects != 5 || st.Demo.Repeats != 0 || st.DLQ.Total() != 0 {
 		t.Fatalf("after recovery: %+v", st)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/esm"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/ingest"
@@ -34,7 +35,12 @@ type Options struct {
 	// Processor settings; defaults suited to watching retries happen: backoff base
 	// 1 s, cap 30 s, 5 attempts.
 	Processor processor.Settings
-	// MaxReceiveCount of the main queue's redrive policy; default 50.
+	// Breaker settings of the destinations' circuit breakers (in memory, shared by
+	// the pollers). Defaults: threshold 5, window 30 s, open 10 s (shorter than in
+	// AWS, to watch a probe happen).
+	Breaker breaker.Settings
+	// MaxReceiveCount of the main queue's redrive policy; default 200, as in the
+	// template.
 	MaxReceiveCount int
 	// VisibilityTimeout of the main queue; default 30 s (the processor's invoke
 	// timeout is a sixth of it, as in the template).
@@ -47,11 +53,13 @@ type Pipeline struct {
 	Ingest    *ingest.Service
 	Main, DLQ *queue.Memory
 	Store     *idempotency.MemoryStore
+	Breakers  *breaker.Breaker
 	Processor *processor.Processor
 	Poller    *esm.Poller
 	Demo      *Demo
 
-	stats *Stats
+	stats        *Stats
+	dependencies []string
 }
 
 // New wires a pipeline.
@@ -66,7 +74,10 @@ func New(o Options) (*Pipeline, error) {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.MaxReceiveCount == 0 {
-		o.MaxReceiveCount = 50
+		o.MaxReceiveCount = 200
+	}
+	if o.Breaker.OpenFor == 0 {
+		o.Breaker.OpenFor = 10 * time.Second
 	}
 	if o.VisibilityTimeout == 0 {
 		o.VisibilityTimeout = 30 * time.Second
@@ -80,6 +91,9 @@ func New(o Options) (*Pipeline, error) {
 	}
 	if set.MaxAttempts == 0 {
 		set.MaxAttempts = 5
+	}
+	if set.DeferMax == 0 {
+		set.DeferMax = 30 * time.Second
 	}
 	routes := o.Routes
 	if routes == nil {
@@ -106,6 +120,21 @@ func New(o Options) (*Pipeline, error) {
 	}
 
 	p := &Pipeline{Demo: NewDemo(), Store: idempotency.NewMemoryStore(), stats: newStats()}
+	seen := map[string]bool{}
+	for _, rt := range reg.Routes() {
+		if rt.Dependency != "" && !seen[rt.Dependency] {
+			seen[rt.Dependency] = true
+			p.dependencies = append(p.dependencies, rt.Dependency)
+		}
+	}
+	bset := o.Breaker
+	bset.OnTransition, bset.OnStoreError = processor.BreakerTelemetry(o.Log, nil)
+	onTransition := bset.OnTransition
+	bset.OnTransition = func(t breaker.Transition) {
+		onTransition(t)
+		p.stats.add(Event{At: t.At, Stage: "breaker", Key: t.Name, Outcome: t.From.String() + " → " + t.To.String()}, "breakerTransitions")
+	}
+	p.Breakers = breaker.New(breaker.NewMemoryStore(), bset)
 	p.DLQ = queue.NewMemory(queue.MemoryConfig{Name: "tenaz-webhooks-dlq", Retention: 14 * 24 * time.Hour})
 	p.Main = queue.NewMemory(queue.MemoryConfig{Name: "tenaz-webhooks", VisibilityTimeout: o.VisibilityTimeout,
 		MaxReceiveCount: o.MaxReceiveCount, DeadLetter: p.DLQ})
@@ -115,6 +144,8 @@ func New(o Options) (*Pipeline, error) {
 		Router:     reg,
 		Visibility: p.Main,
 		DeadLetter: p.DLQ,
+		Breakers:   p.Breakers,
+		Attempts:   p.Store,
 		Settings:   set,
 		Log:        o.Log,
 		Observe:    p.stats.processed,
@@ -171,17 +202,36 @@ func (p *Pipeline) Handler() http.Handler {
 
 // Status is a snapshot of the pipeline.
 type Status struct {
-	Counts map[string]int    `json:"counts"`
-	Main   queue.MemoryStats `json:"queue"`
-	DLQ    queue.MemoryStats `json:"dlq"`
-	Demo   DemoStats         `json:"destination"`
-	Recent []Event           `json:"recent"`
+	Counts   map[string]int    `json:"counts"`
+	Main     queue.MemoryStats `json:"queue"`
+	DLQ      queue.MemoryStats `json:"dlq"`
+	Demo     DemoStats         `json:"destination"`
+	Breakers []BreakerState    `json:"breakers"`
+	Recent   []Event           `json:"recent"`
+}
+
+// BreakerState is one destination's circuit breaker, for the status API.
+type BreakerState struct {
+	Dependency string     `json:"dependency"`
+	State      string     `json:"state"` // closed | open | half-open
+	Failures   int        `json:"failures"`
+	RetryAt    *time.Time `json:"retryAt,omitempty"`
 }
 
 // Status returns the current counts.
 func (p *Pipeline) Status() Status {
 	counts, recent := p.stats.snapshot()
-	return Status{Counts: counts, Main: p.Main.Snapshot(), DLQ: p.DLQ.Snapshot(), Demo: p.Demo.Stats(), Recent: recent}
+	st := Status{Counts: counts, Main: p.Main.Snapshot(), DLQ: p.DLQ.Snapshot(), Demo: p.Demo.Stats(), Recent: recent}
+	for _, d := range p.dependencies {
+		if snap, err := p.Breakers.State(context.Background(), d); err == nil {
+			b := BreakerState{Dependency: d, State: snap.State.String(), Failures: snap.Failures}
+			if !snap.RetryAt.IsZero() {
+				b.RetryAt = &snap.RetryAt
+			}
+			st.Breakers = append(st.Breakers, b)
+		}
+	}
+	return st
 }
 
 // Event is one recent outcome, for the status API.
