@@ -12,8 +12,10 @@
 //     runs), so the event's effect still happens once.
 //   - A replayed message carries its body unchanged (same idempotency key), the
 //     envelope's attributes, no dead-letter attributes (deadLetterReason, lastError,
-//     attempts, failedAt) and redriveCount one higher. A message whose redriveCount
-//     has reached the redrive limit (default 3) stays where it is (overLimit).
+//     attempts, failedAt) and redriveCount one higher; if that makes more than the 10
+//     attributes SQS takes, other attributes go, last name first. A message whose
+//     redriveCount has reached the redrive limit (default 3) stays where it is
+//     (overLimit).
 //   - With an idempotency store wired, each event's attempts are reset before it is
 //     sent, so an exhausted event gets a fresh budget. A completed record refuses the
 //     reset and the replay is then acknowledged as a duplicate; a missing record needs
