@@ -481,41 +481,63 @@ func (x *run) moveChunk(ctx context.Context, cs []candidate) error {
 	return nil
 }
 
-// release makes every message the run holds visible again, in batches. It runs even
-// when ctx has ended, within the deadline margin.
+// releaseConcurrency is how many release batches are in flight at once.
+const releaseConcurrency = 8
+
+// release makes every message the run holds visible again, in batches of
+// queue.MaxBatch, several at once. It runs even when ctx has ended: until ctx's
+// deadline, or for DeadlineMargin when that is later or ctx has no deadline left.
 func (x *run) release(ctx context.Context) {
 	if len(x.order) == 0 {
 		return
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), x.r.set.DeadlineMargin)
+	end := time.Now().Add(x.r.set.DeadlineMargin)
+	if dl, ok := ctx.Deadline(); ok && dl.After(end) {
+		end = dl
+	}
+	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), end)
 	defer cancel()
+
+	var batches [][]string
 	for i := 0; i < len(x.order); i += queue.MaxBatch {
-		ids := x.order[i:min(i+queue.MaxBatch, len(x.order))]
+		batches = append(batches, x.order[i:min(i+queue.MaxBatch, len(x.order))])
+	}
+	failed := make([]int, len(batches))
+	errs := make([]error, len(batches))
+	sem := make(chan struct{}, releaseConcurrency)
+	var wg sync.WaitGroup
+	for b, ids := range batches {
 		changes := make([]queue.VisibilityChange, len(ids))
 		for j, id := range ids {
 			changes[j] = queue.VisibilityChange{ReceiptHandle: x.held[id]}
 		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			res, err := x.r.o.DLQ.ChangeVisibilityBatch(rctx, changes)
+			errs[b] = err
+			for j := range changes {
+				e := err
+				if e == nil {
+					e = res[j].Err
+				}
+				// A message whose visibility already ran out is visible: released.
+				if e != nil && !errors.Is(e, queue.ErrMessageNotInflight) {
+					failed[b]++
+					if errs[b] == nil {
+						errs[b] = e
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for b := range batches {
 		x.count("ChangeMessageVisibilityBatch")
-		res, err := x.r.o.DLQ.ChangeVisibilityBatch(rctx, changes)
-		failed := 0
-		for j := range changes {
-			e := err
-			if e == nil {
-				e = res[j].Err
-			}
-			// A message whose visibility already ran out is visible: released.
-			if e != nil && !errors.Is(e, queue.ErrMessageNotInflight) {
-				failed++
-			}
-		}
-		if failed > 0 {
-			x.rep.Counts.ReleaseFailed += failed
-			msg := "release failed; messages become visible when their visibility timeout ends"
-			if err != nil {
-				x.r.o.Log.WarnContext(ctx, msg, "messages", failed, "error", err.Error())
-			} else {
-				x.r.o.Log.WarnContext(ctx, msg, "messages", failed)
-			}
+		if failed[b] > 0 {
+			x.rep.Counts.ReleaseFailed += failed[b]
+			x.r.o.Log.WarnContext(ctx, "release failed; messages become visible when their visibility timeout ends",
+				"messages", failed[b], "error", errs[b].Error())
 		}
 	}
 }

@@ -915,3 +915,28 @@ func TestRunRejectsInvalidRequest(t *testing.T) {
 		t.Fatalf("error %v after %d calls, want ErrBadRequest before any", err, h.calls.total())
 	}
 }
+
+func TestReleaseFailure(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for i := range 15 {
+		h.deadLetter(t, event("stripe", fmt.Sprintf("evt_%d", i), "invoice.paid", i), nil)
+	}
+	h.dlq.FailNext(queue.OpChangeVisibility, 1, errThrottled)
+	rep := run(t, h.redriver(nil), redrive.Request{DryRun: true})
+	// Batches are released concurrently: either one (of 10 or of 5) failed.
+	failed := rep.Counts.ReleaseFailed
+	if (failed != 10 && failed != 5) || rep.Counts.DryRun != 15 {
+		t.Fatalf("counts %+v, want one batch whose release failed", rep.Counts)
+	}
+	// Those stay invisible until their visibility timeout ends, then come back
+	// unchanged.
+	if s := h.dlq.Snapshot(); s.Visible != 15-failed || s.InFlight != failed {
+		t.Fatalf("dead-letter queue %+v, want %d visible and %d in flight", s.Depth, 15-failed, failed)
+	}
+	h.clock.Advance(redrive.DefaultHold + time.Second)
+	allVisible(t, h.dlq)
+	if n := len(contents(h.dlq)); n != 15 {
+		t.Fatalf("dead-letter queue holds %d, want 15", n)
+	}
+}
