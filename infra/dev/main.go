@@ -86,6 +86,7 @@ func run(addr, sourcesFile string) error {
 	fmt.Printf(`Tenaz is running locally (in-memory queue, DLQ and idempotency store).
   webhooks:     POST http://%[1]s/webhooks/{source}   sources: %[2]v
   status:       GET  http://%[1]s/api/status
+  DLQ report:   POST http://%[1]s/api/redrive  {"dryRun": true}     replay: {"filter": {"source": "stripe"}}
   destination:  POST http://%[1]s/demo/mode  {"mode": "healthy|flaky|slow|down|reject", "failPercent": 30, "slowMs": 2000}
 Send signed samples from another shell:  make send   (or: make send ARGS="-n 50 -dup 0.2")
 Stop with Ctrl-C.

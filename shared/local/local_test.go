@@ -3,9 +3,12 @@ package local
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,6 +133,37 @@ func TestPipelineRidesOutAnOutage(t *testing.T) {
 	if got := p.DLQ.Peek(1)[0].Attributes[processor.AttrReason]; got != processor.ReasonPermanent {
 		t.Fatalf("reason %q", got)
 	}
+
+	// The DLQ report over HTTP, then a replay once the destination is fixed.
+	report := postJSON(t, s.BaseURL+"/api/redrive", `{"dryRun": true}`)
+	if !strings.Contains(report, `"stripe":1`) || !strings.Contains(report, "permanent") {
+		t.Fatalf("dry run report %s", report)
+	}
+	if p.Status().DLQ.Total() != 1 {
+		t.Fatal("the dry run changed the DLQ")
+	}
+	if r := postJSON(t, s.BaseURL+"/api/redrive", `{"filter": {"sourc": "x"}}`); !strings.Contains(r, "error") {
+		t.Fatalf("a bad request was accepted: %s", r)
+	}
+	if err := p.Demo.SetMode(DemoMode{Mode: ModeHealthy}); err != nil {
+		t.Fatal(err)
+	}
+	postJSON(t, s.BaseURL+"/api/redrive", `{"filter": {"source": "stripe"}}`)
+	waitFor(t, "replayed delivery", func() bool { return p.Demo.Applied("stripe:evt_rejected") == 1 })
+	if st := p.Status(); st.DLQ.Total() != 0 || st.Demo.Repeats != 0 {
+		t.Fatalf("after replay: %+v", st)
+	}
+}
+
+func postJSON(t *testing.T, url, body string) string {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 func TestDemoModeValidation(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/tenaz/tenaz/shared/ingest"
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
+	"github.com/tenaz/tenaz/shared/redrive"
 	"github.com/tenaz/tenaz/shared/route"
 	"github.com/tenaz/tenaz/shared/webhook"
 )
@@ -56,6 +57,7 @@ type Pipeline struct {
 	Breakers  *breaker.Breaker
 	Processor *processor.Processor
 	Poller    *esm.Poller
+	Redriver  *redrive.Redriver
 	Demo      *Demo
 
 	stats        *Stats
@@ -150,6 +152,8 @@ func New(o Options) (*Pipeline, error) {
 		Log:        o.Log,
 		Observe:    p.stats.processed,
 	})
+	p.Redriver = redrive.New(redrive.Options{DLQ: p.DLQ, Queue: p.Main, Budget: p.Store, Log: o.Log,
+		Settings: redrive.Settings{ReceiveWait: 100 * time.Millisecond}})
 	invokeTimeout := o.VisibilityTimeout / 6
 	p.Poller, err = esm.New(esm.Options{
 		Queue:         p.Main,
@@ -176,6 +180,7 @@ func (p *Pipeline) Run(ctx context.Context) error { return p.Poller.Run(ctx) }
 //	POST /demo/destination    the demo destination
 //	GET|POST /demo/mode       read or switch its mode ({"mode": "down"})
 //	GET  /api/status          counts, queues, demo destination, recent records
+//	POST /api/redrive         the redrive function: {"dryRun": true} is the DLQ report
 func (p *Pipeline) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/{source}", p.Ingest.Handler())
@@ -196,6 +201,25 @@ func (p *Pipeline) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, p.Status())
+	})
+	mux.HandleFunc("POST /api/redrive", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "could not read the request"})
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+		defer cancel()
+		report, err := p.Redriver.Handle(ctx, body)
+		if errors.Is(err, redrive.ErrBadRequest) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error(), "report": report})
+			return
+		}
+		writeJSON(w, http.StatusOK, report)
 	})
 	return mux
 }
