@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	breakerstore "github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/esm"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
@@ -46,25 +47,50 @@ const (
 )
 
 // pipeline is one isolated Tenaz deployment on moto: a main queue with a redrive
-// policy to its dead-letter queue, an idempotency table, and the environment of the
-// ingest and processor functions that use them.
+// policy to its dead-letter queue, an idempotency table, optionally a breaker table,
+// and the environment of the ingest and processor functions that use them.
 type pipeline struct {
 	t       *testing.T
 	sqs     *sqs.Client
+	ddb     *dynamodb.Client
 	main    *queue.SQS
 	dlq     *queue.SQS
 	arn     string // of the main queue
 	store   *dynamostore.Store
 	procEnv []string
+	// breakerTable is the breaker table the processor uses; empty without breakers.
+	breakerTable string
 
 	ingestOnce sync.Once
 	ingestFn   *lambdatest.Function
+}
+
+// pipelineOptions change what newPipelineWith deploys; the zero value is
+// newPipeline's deployment.
+type pipelineOptions struct {
+	// maxReceiveCount is the main queue's redrive backstop; 0 is maxReceiveCount.
+	maxReceiveCount int
+	// breakers creates a breaker table and names it to the processor
+	// (TENAZ_BREAKER_TABLE): each route's destination is then guarded by its breaker.
+	breakers bool
+	// env is added to the processor's environment after the pipeline's own settings,
+	// so a setting here replaces one of those.
+	env []string
 }
 
 // newPipeline creates the queues and the table and prepares the processor's
 // environment with routes.
 func newPipeline(t *testing.T, routes []route.Config) *pipeline {
 	t.Helper()
+	return newPipelineWith(t, routes, pipelineOptions{})
+}
+
+// newPipelineWith is newPipeline changed by o.
+func newPipelineWith(t *testing.T, routes []route.Config, o pipelineOptions) *pipeline {
+	t.Helper()
+	if o.maxReceiveCount == 0 {
+		o.maxReceiveCount = maxReceiveCount
+	}
 	ctx := context.Background()
 	cfg := awstest.Config(t)
 	client := sqs.NewFromConfig(cfg)
@@ -74,7 +100,7 @@ func newPipeline(t *testing.T, routes []route.Config) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	redrive, _ := json.Marshal(map[string]string{"deadLetterTargetArn": dlqARN, "maxReceiveCount": fmt.Sprint(maxReceiveCount)})
+	redrive, _ := json.Marshal(map[string]string{"deadLetterTargetArn": dlqARN, "maxReceiveCount": fmt.Sprint(o.maxReceiveCount)})
 	out, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{
 		QueueName: aws.String(awstest.Name(t, "tenaz-webhooks")),
 		Attributes: map[string]string{
@@ -99,8 +125,8 @@ func newPipeline(t *testing.T, routes []route.Config) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pipeline{
-		t: t, sqs: client, main: main, dlq: dlq, arn: arn,
+	p := &pipeline{
+		t: t, sqs: client, ddb: ddb, main: main, dlq: dlq, arn: arn,
 		store: dynamostore.New(table, ddb, dynamostore.Options{}),
 		procEnv: append(awsEnv(t),
 			"TENAZ_QUEUE_URL="+main.URL(),
@@ -112,6 +138,16 @@ func newPipeline(t *testing.T, routes []route.Config) *pipeline {
 			processor.EnvDeadlineMargin+"="+fmt.Sprint(deadlineMargin.Milliseconds()),
 		),
 	}
+	if o.breakers {
+		p.breakerTable = awstest.Name(t, "tenaz-breakers")
+		if err := breakerstore.CreateTable(ctx, ddb, p.breakerTable, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		p.procEnv = append(p.procEnv, processor.EnvBreakerTable+"="+p.breakerTable)
+	}
+	// exec keeps the last value of a repeated variable: o.env wins.
+	p.procEnv = append(p.procEnv, o.env...)
+	return p
 }
 
 // startProcessor runs the processor bootstrap under its own emulator.
@@ -138,10 +174,11 @@ func (p *pipeline) send(s samples.Sample) {
 }
 
 // poll runs an event source mapping stand-in on the main queue until the test ends.
-// visibility 0 keeps the queue's own visibility timeout.
-func (p *pipeline) poll(invoke esm.Invoke, visibility time.Duration) *esm.Poller {
+// visibility 0 keeps the queue's own visibility timeout; tune, when given, changes
+// the poller's options (e.g. its batch size) before it starts.
+func (p *pipeline) poll(invoke esm.Invoke, visibility time.Duration, tune ...func(*esm.Options)) *esm.Poller {
 	p.t.Helper()
-	poller, err := esm.New(esm.Options{
+	o := esm.Options{
 		Queue:             p.main,
 		Invoke:            invoke,
 		EventSourceARN:    p.arn,
@@ -149,7 +186,11 @@ func (p *pipeline) poll(invoke esm.Invoke, visibility time.Duration) *esm.Poller
 		VisibilityTimeout: visibility,
 		InvokeTimeout:     processorTimeout + 2*time.Second,
 		ErrorBackoff:      200 * time.Millisecond,
-	})
+	}
+	for _, f := range tune {
+		f(&o)
+	}
+	poller, err := esm.New(o)
 	if err != nil {
 		p.t.Fatal(err)
 	}
