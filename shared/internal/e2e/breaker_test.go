@@ -229,18 +229,27 @@ func transitions(t *testing.T, fns ...*lambdatest.Function) []transition {
 	return out
 }
 
-// breakerDeferrals counts, per key, the records fn deferred because the breaker was
-// open (no attempt made).
-func breakerDeferrals(t *testing.T, fn *lambdatest.Function) map[string]int {
+// deferral is a record a function deferred because the breaker was open: no attempt
+// was made.
+type deferral struct {
+	key string
+	at  time.Time // when it was logged
+}
+
+// breakerDeferrals returns the records fn deferred because the breaker was open.
+func breakerDeferrals(t *testing.T, fn *lambdatest.Function) []deferral {
 	t.Helper()
-	out := map[string]int{}
+	var out []deferral
 	for _, l := range logLines(t, fn, "record") {
-		var v struct{ Key, Outcome, Reason string }
+		var v struct {
+			Time                 time.Time
+			Key, Outcome, Reason string
+		}
 		if err := json.Unmarshal(l, &v); err != nil {
 			t.Fatalf("%s: record line %s: %v", fn.Name, l, err)
 		}
 		if v.Outcome == string(processor.Deferred) && v.Reason == processor.ReasonBreakerOpen {
-			out[v.Key]++
+			out = append(out, deferral{key: v.Key, at: v.Time})
 		}
 	}
 	return out
@@ -366,7 +375,10 @@ func TestE2EBreakerStopsCallsUntilTheProbe(t *testing.T) {
 	}
 	deliveredOnce(t, p, dest, keys, attempts)
 	noDeadLetters(t, p)
-	deferred := breakerDeferrals(t, fn)
+	deferred := map[string]int{}
+	for _, d := range breakerDeferrals(t, fn) {
+		deferred[d.key]++
+	}
 	for _, k := range keys {
 		if len(dest.received(k)) == 1 && deferred[k] == 0 {
 			t.Errorf("%s was first tried after the trip but never deferred while the breaker was open", k)
@@ -474,13 +486,27 @@ func TestE2EBreakerOneProbePerOpenPeriodAcrossProcessors(t *testing.T) {
 			t.Errorf("probe %d came %v after the one before, want at least the open period %v", i+1, gap, breakerOpen)
 		}
 	}
-	deferredA, deferredB := breakerDeferrals(t, a), breakerDeferrals(t, b)
-	t.Logf("%d calls; %d probes (%d won by %s, %d by %s); breaker deferrals %d by %s, %d by %s; most receives of a record %d (backstop %d)",
-		len(cs), len(probeCalls), won[a.Name], a.Name, won[b.Name], b.Name, sum(deferredA), a.Name, sum(deferredB), b.Name,
-		mostReceives.Load(), breakerReceives)
-	if sum(deferredA) == 0 || sum(deferredB) == 0 {
-		t.Errorf("breaker deferrals: %d by %s, %d by %s; want both containers refused while open", sum(deferredA), a.Name, sum(deferredB), b.Name)
+	// Both containers were at the door at every probe time: the one that did not win
+	// the probe had records back too, and deferred them without a call.
+	deferred := map[string][]deferral{a.Name: breakerDeferrals(t, a), b.Name: breakerDeferrals(t, b)}
+	for i := 1; i < len(trs)-1; i += 2 {
+		other := a.Name
+		if trs[i].fn == a.Name {
+			other = b.Name
+		}
+		refused := 0
+		for _, d := range deferred[other] {
+			if !d.at.Before(trs[i].at) && d.at.Before(trs[i].at.Add(time.Second)) {
+				refused++
+			}
+		}
+		if refused == 0 {
+			t.Errorf("probe %v: %s deferred nothing within a second of it; both containers must contend at the probe time", trs[i], other)
+		}
 	}
+	t.Logf("%d calls; %d probes (%d won by %s, %d by %s); breaker deferrals %d by %s, %d by %s; most receives of a record %d (backstop %d)",
+		len(cs), len(probeCalls), won[a.Name], a.Name, won[b.Name], b.Name, len(deferred[a.Name]), a.Name, len(deferred[b.Name]), b.Name,
+		mostReceives.Load(), breakerReceives)
 
 	// A failed probe's attempt is given back: a record's attempts are the calls made
 	// for it after its last failed probe.
@@ -499,12 +525,4 @@ func TestE2EBreakerOneProbePerOpenPeriodAcrossProcessors(t *testing.T) {
 		t.Errorf("breaker item after recovery %+v, want closed at generation %d", closed, trs[len(trs)-1].gen)
 	}
 	wantOutcomes(t, map[processor.Outcome]int64{processor.Processed: int64(len(keys)), processor.DeadLettered: 0}, a, b)
-}
-
-func sum(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
 }
