@@ -337,15 +337,18 @@ func TestE2EBreakerStopsCallsUntilTheProbe(t *testing.T) {
 	if n := len(tripCalls); n != breakerFailures {
 		t.Fatalf("%d calls reached the destination when the breaker opened, want the threshold, %d (one record at a time)", n, breakerFailures)
 	}
+	// The item keeps milliseconds: a call in the millisecond the breaker opened came
+	// before it.
+	opened := open.openedAt.Add(time.Millisecond)
 	for _, c := range tripCalls {
-		if c.status != http.StatusServiceUnavailable || c.at.After(open.openedAt) {
+		if c.status != http.StatusServiceUnavailable || !c.at.Before(opened) {
 			t.Fatalf("call %+v: want a 503 before the breaker opened at %s", c, open.openedAt.Format(time.StampMilli))
 		}
 	}
 
 	p.settled(poller, int64(len(keys)))
 	cs := calls(dest)
-	if early := between(cs, open.openedAt, open.openUntil); len(early) != 0 {
+	if early := between(cs, opened, open.openUntil); len(early) != 0 {
 		t.Fatalf("%d calls reached the destination while the breaker was open (%s to %s): %+v",
 			len(early), open.openedAt.Format(time.StampMilli), open.openUntil.Format(time.StampMilli), early)
 	}
