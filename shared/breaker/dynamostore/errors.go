@@ -1,54 +1,11 @@
 package dynamostore
 
 import (
-	"context"
-	"errors"
-	"fmt"
-
-	awsretry "github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/smithy-go"
-
 	"github.com/tenaz/tenaz/shared/breaker"
-	"github.com/tenaz/tenaz/shared/retry"
+	"github.com/tenaz/tenaz/shared/ddb"
 )
 
-// transientCodes are DynamoDB error codes that a later retry can clear, beyond the
-// SDK's throttle and retryable codes.
-var transientCodes = map[string]bool{
-	"TransactionConflictException":     true,
-	"ReplicatedWriteConflictException": true,
-	"InternalServerError":              true,
-	"ServiceUnavailable":               true,
-}
-
-// classify says whether a DynamoDB error (other than a failed condition) can be
-// retried:
-//
-//   - the context ended: returned as it is (the invocation is out of time);
-//   - throttling (ProvisionedThroughputExceededException, ThrottlingException,
-//     RequestLimitExceeded, …), transaction conflicts, a server fault or HTTP 5xx,
-//     and failures with no DynamoDB answer at all (network, SDK retry quota): wrapped
-//     in breaker.ErrUnavailable, transient;
-//   - any other answer from DynamoDB (ValidationException, ResourceNotFoundException,
-//     AccessDeniedException, …): retry.Permanent. Retrying the same request cannot
-//     help until the table or the policy is fixed.
-func classify(err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		return fmt.Errorf("%w: %w", breaker.ErrUnavailable, err)
-	}
-	code := api.ErrorCode()
-	_, throttle := awsretry.DefaultThrottleErrorCodes[code]
-	_, retryable := awsretry.DefaultRetryableErrorCodes[code]
-	var resp *awshttp.ResponseError
-	serverSide := api.ErrorFault() == smithy.FaultServer ||
-		(errors.As(err, &resp) && resp.HTTPStatusCode() >= 500)
-	if throttle || retryable || transientCodes[code] || serverSide {
-		return fmt.Errorf("%w: %w", breaker.ErrUnavailable, err)
-	}
-	return retry.Permanent(err)
-}
+// classify is ddb.Classify with breaker.ErrUnavailable as the transient mark: a
+// throttle, a server fault or no answer at all is transient; the context's own error
+// comes back unchanged; any other DynamoDB answer is permanent.
+func classify(err error) error { return ddb.Classify(err, breaker.ErrUnavailable) }

@@ -1,16 +1,12 @@
 package dynamostore
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsretry "github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -29,58 +25,16 @@ func sdkError(status int, err error) error {
 	}}
 }
 
-func TestClassify(t *testing.T) {
+// classify marks transient errors with the breaker package's own sentinel (the
+// rules themselves are tested in shared/ddb).
+func TestClassifyUsesThePackageSentinel(t *testing.T) {
 	t.Parallel()
-	type kind int
-	const (
-		transient kind = iota
-		permanent
-		contextEnded
-	)
-	tests := []struct {
-		name string
-		err  error
-		want kind
-	}{
-		{"provisioned throughput exceeded", sdkError(400, &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}), transient},
-		{"throttling exception", sdkError(400, &smithy.GenericAPIError{Code: "ThrottlingException"}), transient},
-		{"request limit exceeded", sdkError(400, &types.RequestLimitExceeded{}), transient},
-		{"transaction conflict", sdkError(400, &types.TransactionConflictException{}), transient},
-		{"internal server error", sdkError(500, &types.InternalServerError{}), transient},
-		{"unknown 503", sdkError(503, &smithy.GenericAPIError{Code: "UnknownError"}), transient},
-		{"server fault without status", &smithy.GenericAPIError{Code: "Odd", Fault: smithy.FaultServer}, transient},
-		{"retries exhausted on throttling", sdkError(400, &awsretry.MaxAttemptsError{Attempt: 3, Err: &types.ProvisionedThroughputExceededException{}}), transient},
-		{"network", sdkError(0, &net.OpError{Op: "dial", Err: errors.New("connection refused")}), transient},
-		{"retry quota", errors.New("failed to get rate limit token, retry quota exceeded"), transient},
-		{"validation", sdkError(400, &smithy.GenericAPIError{Code: "ValidationException", Message: "bad expression"}), permanent},
-		{"missing table", sdkError(400, &types.ResourceNotFoundException{}), permanent},
-		{"access denied", sdkError(400, &smithy.GenericAPIError{Code: "AccessDeniedException"}), permanent},
-		{"cancelled", fmt.Errorf("op: %w", context.Canceled), contextEnded},
-		{"deadline", sdkError(0, context.DeadlineExceeded), contextEnded},
+	throttled := sdkError(400, &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")})
+	if got := classify(throttled); !errors.Is(got, breaker.ErrUnavailable) || !errors.Is(got, throttled) || retry.IsPermanent(got) {
+		t.Fatalf("classify(throttle) = %v", got)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got := classify(tt.err)
-			if !errors.Is(got, tt.err) {
-				t.Fatalf("classify lost the cause: %v", got)
-			}
-			unavailable, perm := errors.Is(got, breaker.ErrUnavailable), retry.IsPermanent(got)
-			switch tt.want {
-			case transient:
-				if !unavailable || perm {
-					t.Fatalf("classify(%v) = %v: want transient ErrUnavailable", tt.err, got)
-				}
-			case permanent:
-				if unavailable || !perm {
-					t.Fatalf("classify(%v) = %v: want permanent", tt.err, got)
-				}
-			case contextEnded:
-				if unavailable || perm || got != tt.err {
-					t.Fatalf("classify(%v) = %v: want the context error unchanged", tt.err, got)
-				}
-			}
-		})
+	if got := classify(sdkError(400, &types.ResourceNotFoundException{})); !retry.IsPermanent(got) {
+		t.Fatalf("classify(missing table) = %v", got)
 	}
 }
 
