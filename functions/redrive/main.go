@@ -13,6 +13,8 @@
 //	TENAZ_IDEMPOTENCY_TABLE  DynamoDB table of idempotency records (optional): when set,
 //	                         each replayed event's attempts are reset first (fresh budget)
 //	TENAZ_REDRIVE_LIMIT      redriveCount at which a message stays in the DLQ (default 3)
+//	TENAZ_BREAKER_TABLE      breaker table (optional): with TENAZ_ROUTES, every report
+//	TENAZ_ROUTES             carries the breaker state of each route's destination
 //	TENAZ_LOG_LEVEL          debug | info | warn | error (default info)
 //
 // AWS endpoints, region and credentials come from the SDK's standard settings.
@@ -28,6 +30,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tenaz/tenaz/shared/breaker"
+	breakerstore "github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
 	"github.com/tenaz/tenaz/shared/processor"
@@ -65,6 +69,7 @@ func setup(ctx context.Context, log *slog.Logger) (*redrive.Redriver, error) {
 		return nil, err
 	}
 	sqsClient := sqs.NewFromConfig(awsCfg)
+	ddb := dynamodb.NewFromConfig(awsCfg)
 	opts := redrive.Options{
 		DLQ:      queue.NewSQS(sqsClient, dlqURL),
 		Queue:    queue.NewSQS(sqsClient, queueURL),
@@ -72,9 +77,24 @@ func setup(ctx context.Context, log *slog.Logger) (*redrive.Redriver, error) {
 		Log:      log,
 	}
 	if table := strings.TrimSpace(os.Getenv(processor.EnvIdempotencyTable)); table != "" {
-		opts.Budget = dynamostore.New(table, dynamodb.NewFromConfig(awsCfg), dynamostore.Options{})
+		opts.Budget = dynamostore.New(table, ddb, dynamostore.Options{})
 	} else {
 		log.Info("no idempotency table: replayed events keep their attempt counts")
+	}
+	if table := strings.TrimSpace(os.Getenv(processor.EnvBreakerTable)); table != "" {
+		cfg, err := processor.LoadConfig(os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		for _, rt := range cfg.Routes {
+			if !seen[rt.Dependency] {
+				seen[rt.Dependency] = true
+				opts.Dependencies = append(opts.Dependencies, rt.Dependency)
+			}
+		}
+		cfg.Breaker.CacheTTL = -1 // a report reads the current state
+		opts.Breakers = breaker.New(breakerstore.New(table, ddb, breakerstore.Options{}), cfg.Breaker)
 	}
 	return redrive.New(opts), nil
 }

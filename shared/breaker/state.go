@@ -34,6 +34,19 @@ func (s State) String() string {
 	return fmt.Sprintf("state(%d)", int(s))
 }
 
+// MarshalText makes a State read as its name in JSON ("open").
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a State's name.
+func (s *State) UnmarshalText(b []byte) error {
+	v, err := ParseState(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
 // ParseState is the inverse of State.String.
 func ParseState(s string) (State, error) {
 	switch s {
@@ -92,19 +105,19 @@ func newer(a, b Record) bool {
 
 // Snapshot is a breaker's state for reports and the live view.
 type Snapshot struct {
-	Name       string
-	State      State
-	Generation uint64
+	Name       string `json:"dependency"`
+	State      State  `json:"state"`
+	Generation uint64 `json:"generation"`
 	// Failures counted in the current window (0 when the window passed or the
 	// breaker is not closed), and when that window started.
-	Failures    int
-	WindowStart time.Time
+	Failures    int       `json:"failures"`
+	WindowStart time.Time `json:"windowStart"`
 	// OpenedAt is when the current open period began (Open, HalfOpen); zero when
 	// closed.
-	OpenedAt time.Time
+	OpenedAt time.Time `json:"openedAt"`
 	// RetryAt is when a call may next be tried: the end of the open period (Open) or
 	// of the probe lease (HalfOpen); zero when closed.
-	RetryAt time.Time
+	RetryAt time.Time `json:"retryAt"`
 }
 
 // Transition is one change of a breaker's generation, reported once, by the Breaker

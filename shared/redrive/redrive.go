@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tenaz/tenaz/shared/breaker"
+
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/processor"
@@ -107,11 +109,21 @@ type Options struct {
 	Queue Sender      // required: the main queue
 	// Budget, when set, resets each event's attempts before it is sent, so an
 	// exhausted event gets a fresh budget. Optional.
-	Budget   Budget
-	Settings Settings
-	Now      func() time.Time                                 // default time.Now
-	Sleep    func(ctx context.Context, d time.Duration) error // paces sends; default a timer that ends early with ctx
-	Log      *slog.Logger                                     // default discards
+	Budget Budget
+	// Breakers and Dependencies, when set, add the circuit breaker state of each
+	// dependency to every report, so the DLQ report says whether a destination is
+	// still down before anything is replayed. Optional.
+	Breakers     BreakerStates
+	Dependencies []string
+	Settings     Settings
+	Now          func() time.Time                                 // default time.Now
+	Sleep        func(ctx context.Context, d time.Duration) error // paces sends; default a timer that ends early with ctx
+	Log          *slog.Logger                                     // default discards
+}
+
+// BreakerStates reads a dependency's breaker (breaker.Breaker).
+type BreakerStates interface {
+	State(ctx context.Context, name string) (breaker.Snapshot, error)
 }
 
 // Redriver moves messages from the dead-letter queue back to the main queue. It is
@@ -174,6 +186,15 @@ func (r *Redriver) Run(ctx context.Context, req Request) (Report, error) {
 	x.release(ctx)
 	x.rep.finish(r.o.Now().Sub(x.start))
 	rep := x.rep
+	if r.o.Breakers != nil {
+		for _, d := range r.o.Dependencies {
+			if snap, err := r.o.Breakers.State(context.WithoutCancel(ctx), d); err == nil {
+				rep.Breakers = append(rep.Breakers, snap)
+			} else {
+				r.o.Log.WarnContext(ctx, "breaker state unreadable", "dependency", d, "error", err.Error())
+			}
+		}
+	}
 	level := slog.LevelInfo
 	if err != nil || rep.Counts.SendFailed+rep.Counts.DeleteFailed+rep.Counts.ResetFailed > 0 {
 		level = slog.LevelWarn

@@ -3,6 +3,8 @@ package redrive
 import (
 	"fmt"
 	"time"
+
+	"github.com/tenaz/tenaz/shared/breaker"
 )
 
 // Why a run ended, in Report.Stop.
@@ -69,6 +71,9 @@ type Report struct {
 	// possibly left to examine; the counts say how far it got.
 	StoppedEarly bool   `json:"stoppedEarly"`
 	Stop         string `json:"stop"` // one of the Stop* values
+	// Breakers is the circuit breaker state of each route dependency, when the
+	// redriver knows them: replaying into an open breaker only defers the events.
+	Breakers []breaker.Snapshot `json:"breakers,omitempty"`
 }
 
 // MaxErrorKeys is the most distinct keys Report.ByError holds: 50.
