@@ -19,7 +19,7 @@ define lambda_build
 GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(2) ./functions/$(1)
 endef
 
-.PHONY: setup build test dev send bench deploy clean distclean lint build-IngestFunction build-ProcessorFunction
+.PHONY: setup build test dev send bench deploy clean distclean lint build-IngestFunction build-ProcessorFunction build-RedriveFunction dlq-report replay chaos
 
 setup:
 	bash infra/setup.sh
@@ -78,3 +78,33 @@ build-IngestFunction:
 build-ProcessorFunction:
 	@[ -n "$(ARTIFACTS_DIR)" ] || { echo "build-ProcessorFunction: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
 	$(call lambda_build,processor,$(ARTIFACTS_DIR)/bootstrap)
+
+build-RedriveFunction:
+	@[ -n "$(ARTIFACTS_DIR)" ] || { echo "build-RedriveFunction: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+	$(call lambda_build,redrive,$(ARTIFACTS_DIR)/bootstrap)
+
+# Operator commands. The deployed stack's redrive function (STACK, default tenaz), or
+# with LOCAL=1 the local runner of `make dev` (LOCAL_URL, default 127.0.0.1:3000).
+#   make dlq-report                        what is in the DLQ, by source, type, reason
+#   make replay FILTER='{"source": "stripe", "type": "payment_intent.*"}'
+STACK ?= tenaz
+LOCAL_URL ?= http://127.0.0.1:3000
+FILTER ?= {}
+
+define redrive_invoke
+	@if [ -n "$(LOCAL)" ]; then \
+	  curl -fsS -X POST -H 'content-type: application/json' --data '$(1)' $(LOCAL_URL)/api/redrive; echo; \
+	else \
+	  $(SAM) remote invoke RedriveFunction --stack-name $(STACK) --event '$(1)' --output json; \
+	fi
+endef
+
+dlq-report:
+	$(call redrive_invoke,{"dryRun": true})
+
+replay:
+	$(call redrive_invoke,{"filter": $(FILTER)})
+
+# The chaos ledger: webhooks through the pipeline with faults injected at random.
+chaos:
+	go run ./infra/chaos -n $(or $(N),2000) -seeds $(or $(SEEDS),3)

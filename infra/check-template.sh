@@ -87,37 +87,56 @@ expected = {
     ("dynamodb:GetItem", "IdempotencyTable"),
     ("dynamodb:PutItem", "IdempotencyTable"),
     ("dynamodb:UpdateItem", "IdempotencyTable"),
+    ("dynamodb:GetItem", "BreakerTable"),
+    ("dynamodb:UpdateItem", "BreakerTable"),
     ("logs:CreateLogStream", "ProcessorLogGroup"),
     ("logs:PutLogEvents", "ProcessorLogGroup"),
 }
-role_ref = res["ProcessorFunction"]["Properties"].get("Role")
-role_id = role_ref.get("Fn::GetAtt", [None])[0] if isinstance(role_ref, dict) else None
-check(role_id in res and res[role_id]["Type"] == "AWS::IAM::Role",
-      f"ProcessorFunction's Role {role_ref} is not a role of this template")
-granted = set()
-if role_id in res:
-    role = res[role_id]["Properties"]
-    check(not role.get("ManagedPolicyArns"), f"{role_id} has managed policies {role.get('ManagedPolicyArns')}")
-    check(not any(r.get("Type") == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"].get("Roles", [])
-                  for r in res.values()), f"a separate AWS::IAM::Policy is attached to {role_id}")
-    for policy in role.get("Policies", []):
-        for st in policy["PolicyDocument"]["Statement"]:
-            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
-            resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
-            check(st.get("Effect") == "Allow" and "NotAction" not in st and "NotResource" not in st,
-                  f"{role_id}: unexpected statement shape {json.dumps(st)}")
-            for r in resources:
-                target = r.get("Fn::GetAtt", [None, None]) if isinstance(r, dict) else [None, None]
-                if target[1] != "Arn":
-                    errors.append(f"{role_id}: resource {json.dumps(r)} is not a !GetAtt <resource>.Arn")
-                    continue
-                for a in actions:
-                    granted.add((a, target[0]))
-                    print(f"  {role_id}: {a} on {target[0]}")
-check(not granted - expected, f"{role_id} grants more than expected: {sorted(granted - expected)}")
-check(not expected - granted, f"{role_id} lacks expected permissions: {sorted(expected - granted)}")
-check(not any(r.get("Type") == "AWS::IAM::Role" and name.startswith("ProcessorFunction") for name, r in res.items()),
-      "SAM generated a role for ProcessorFunction")
+# The redrive function's permissions.
+expected_redrive = {
+    ("sqs:ReceiveMessage", "WebhookDLQ"),
+    ("sqs:DeleteMessage", "WebhookDLQ"),
+    ("sqs:ChangeMessageVisibility", "WebhookDLQ"),
+    ("sqs:GetQueueAttributes", "WebhookDLQ"),
+    ("sqs:SendMessage", "WebhookQueue"),
+    ("dynamodb:GetItem", "IdempotencyTable"),
+    ("dynamodb:UpdateItem", "IdempotencyTable"),
+    ("dynamodb:GetItem", "BreakerTable"),
+    ("logs:CreateLogStream", "RedriveLogGroup"),
+    ("logs:PutLogEvents", "RedriveLogGroup"),
+}
+def check_role(fn, want):
+    role_ref = res[fn]["Properties"].get("Role")
+    role_id = role_ref.get("Fn::GetAtt", [None])[0] if isinstance(role_ref, dict) else None
+    check(role_id in res and res[role_id]["Type"] == "AWS::IAM::Role",
+          f"{fn}'s Role {role_ref} is not a role of this template")
+    granted = set()
+    if role_id in res:
+        role = res[role_id]["Properties"]
+        check(not role.get("ManagedPolicyArns"), f"{role_id} has managed policies {role.get('ManagedPolicyArns')}")
+        check(not any(r.get("Type") == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"].get("Roles", [])
+                      for r in res.values()), f"a separate AWS::IAM::Policy is attached to {role_id}")
+        for policy in role.get("Policies", []):
+            for st in policy["PolicyDocument"]["Statement"]:
+                actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+                check(st.get("Effect") == "Allow" and "NotAction" not in st and "NotResource" not in st,
+                      f"{role_id}: unexpected statement shape {json.dumps(st)}")
+                for r in resources:
+                    target = r.get("Fn::GetAtt", [None, None]) if isinstance(r, dict) else [None, None]
+                    if target[1] != "Arn":
+                        errors.append(f"{role_id}: resource {json.dumps(r)} is not a !GetAtt <resource>.Arn")
+                        continue
+                    for a in actions:
+                        granted.add((a, target[0]))
+                        print(f"  {role_id}: {a} on {target[0]}")
+    check(not granted - want, f"{role_id} grants more than expected: {sorted(granted - want)}")
+    check(not want - granted, f"{role_id} lacks expected permissions: {sorted(want - granted)}")
+    check(not any(r.get("Type") == "AWS::IAM::Role" and name.startswith(fn) for name, r in res.items()),
+          f"SAM generated a role for {fn}")
+
+check_role("ProcessorFunction", expected)
+check_role("RedriveFunction", expected_redrive)
 
 esm = [r["Properties"] for r in res.values() if r.get("Type") == "AWS::Lambda::EventSourceMapping"
        and r["Properties"].get("FunctionName") == {"Ref": "ProcessorFunction"}]
