@@ -58,6 +58,9 @@ func New(table string, api API, opts Options) *Store {
 	return &Store{table: table, api: api, opts: opts}
 }
 
+// Table is the name of the store's table.
+func (st *Store) Table() string { return st.table }
+
 // Expression attribute names, shared by every expression.
 var names = map[string]string{
 	"#id":     AttrID,
