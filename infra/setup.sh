@@ -4,9 +4,12 @@
 #   .venv/        python3 venv with requirements-dev.txt (moto server, SAM CLI, cfn-lint);
 #                 reinstalled only when that file changes (.venv/.requirements.sha256)
 #   .tools/bin/   the pinned Go tools below, installed with `go install`
+#   /usr/bin/chromium  Debian's chromium package (apt-get), for the live view's browser
+#                 test, when it is missing
 #
-# Idempotent and quick when nothing changed. Downloads come only from PyPI (pip) and the
-# Go module proxy (go install). Anything missing or failing stops it with an error.
+# Idempotent and quick when nothing changed. Downloads come only from PyPI (pip), the
+# Go module proxy (go install) and Debian's package archive (apt-get). Anything missing
+# or failing stops it with an error.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -79,4 +82,20 @@ for tool in "${go_tools[@]}"; do
   installed "$pkg" "$version" "$bin" || die "$bin is not $pkg@$version after go install"
 done
 
-echo "setup: ok (.venv, .tools/bin)"
+# --- Browser -----------------------------------------------------------------------
+# Headless Chromium from Debian's chromium package, for the live view's browser test
+# (shared/local, TestE2EBrowser*). apt lists are refreshed only when the package is not
+# found in them.
+chromium=/usr/bin/chromium
+if [ ! -x "$chromium" ]; then
+  command -v apt-get >/dev/null || die "$chromium missing and no apt-get to install the chromium package"
+  echo "setup: installing Debian's chromium package"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-cache show chromium >/dev/null 2>&1; then
+    apt-get update -qq || die "apt-get update failed (needed to install chromium)"
+  fi
+  apt-get install -y -qq chromium >/dev/null || die "apt-get install -y chromium failed"
+  [ -x "$chromium" ] || die "$chromium missing after installing the chromium package"
+fi
+
+echo "setup: ok (.venv, .tools/bin, $chromium)"
