@@ -95,7 +95,7 @@ define redrive_invoke
 	@if [ -n "$(LOCAL)" ]; then \
 	  curl -fsS -X POST -H 'content-type: application/json' --data '$(1)' $(LOCAL_URL)/api/redrive; echo; \
 	else \
-	  $(SAM) remote invoke RedriveFunction --stack-name $(STACK) --event '$(1)' --output json; \
+	  $(SAM) remote invoke RedriveFunction --config-env $(ENV) --stack-name $(STACK) --event '$(1)'; \
 	fi
 endef
 

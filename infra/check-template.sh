@@ -37,13 +37,18 @@ step "cfn-lint --include-checks I"
 #  - the webhook queue's visibility timeout is 6 x the processor's timeout for every
 #    allowed ProcessorTimeout (CloudFormation has no arithmetic; a mapping tabulates
 #    it, and a wrong or missing entry would deploy silently);
-#  - the processor runs under the template's own role, exactly the permissions listed
-#    in `expected` below and no managed policy; a change to its permissions must
-#    change this list too;
-#  - the processor's event source mapping reports partial batch failures.
+#  - the processor and the redrive function each run under the template's own role,
+#    with exactly the permissions listed in `expected` / `expected_redrive` below and
+#    no managed policy; a change to their permissions must change these lists too;
+#  - the processor's event source mapping reports partial batch failures; the redrive
+#    function has no event source;
+#  - the breaker table and the processor's breaker settings; a 24-hour destination
+#    outage stays out of the DLQ (MaxReceiveCount and queue retention);
+#  - the alarms notify the alarm topic, the e-mail subscription is conditional, and
+#    the dashboard body is JSON with the metrics it is meant to show.
 step "template invariants"
 "$root/.venv/bin/python" - template.yaml <<'PY'
-import json, sys
+import json, re, sys
 from samcli.yamlhelper import yaml_parse
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
@@ -99,7 +104,6 @@ expected_redrive = {
     ("sqs:ChangeMessageVisibility", "WebhookDLQ"),
     ("sqs:GetQueueAttributes", "WebhookDLQ"),
     ("sqs:SendMessage", "WebhookQueue"),
-    ("dynamodb:GetItem", "IdempotencyTable"),
     ("dynamodb:UpdateItem", "IdempotencyTable"),
     ("dynamodb:GetItem", "BreakerTable"),
     ("logs:CreateLogStream", "RedriveLogGroup"),
@@ -144,6 +148,108 @@ check(len(esm) == 1, f"ProcessorFunction has {len(esm)} event source mappings, w
 for m in esm:
     check(m.get("EventSourceArn") == {"Fn::GetAtt": ["WebhookQueue", "Arn"]}, "the processor's mapping does not read WebhookQueue")
     check(m.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], "the processor's mapping does not report batch item failures")
+
+# No event source for the redrive function: nothing but an operator invokes it.
+check(not any(r.get("Type") in ("AWS::Lambda::EventSourceMapping", "AWS::Lambda::Permission")
+              and r["Properties"].get("FunctionName") in ({"Ref": "RedriveFunction"}, {"Fn::GetAtt": ["RedriveFunction", "Arn"]})
+              for r in res.values()), "RedriveFunction has an event source or an invoke permission")
+params = cfn["Parameters"]
+def default(name):
+    return int(params[name]["Default"])
+redrive = res["RedriveFunction"]["Properties"]
+check(redrive.get("Timeout") == {"Ref": "RedriveTimeout"} and default("RedriveTimeout") == 300
+      and int(params["RedriveTimeout"]["MaxValue"]) == 900,
+      "RedriveFunction's Timeout is not !Ref RedriveTimeout (default 300, at most 900)")
+check(int(redrive.get("MemorySize", 0)) == 256, f"RedriveFunction's MemorySize is {redrive.get('MemorySize')}, want 256")
+env = redrive.get("Environment", {}).get("Variables", {})
+for var, want in {"TENAZ_QUEUE_URL": {"Fn::GetAtt": ["WebhookQueue", "QueueUrl"]},
+                  "TENAZ_DLQ_URL": {"Fn::GetAtt": ["WebhookDLQ", "QueueUrl"]},
+                  "TENAZ_IDEMPOTENCY_TABLE": {"Ref": "IdempotencyTable"},
+                  "TENAZ_REDRIVE_LIMIT": {"Ref": "RedriveLimit"},
+                  "TENAZ_LOG_LEVEL": {"Ref": "LogLevel"}}.items():
+    check(env.get(var) == want, f"RedriveFunction's {var} is {env.get(var)}, want {want}")
+
+# The breaker: its table and the processor's settings with their defaults.
+bt = res["BreakerTable"]
+check(bt.get("DeletionPolicy") == "Delete", "BreakerTable is not deleted with the stack")
+btp = bt["Properties"]
+check(btp.get("BillingMode") == "PAY_PER_REQUEST", "BreakerTable is not on demand")
+check(btp.get("KeySchema") == [{"AttributeName": "name", "KeyType": "HASH"}]
+      and btp.get("AttributeDefinitions") == [{"AttributeName": "name", "AttributeType": "S"}],
+      "BreakerTable's key is not name (S)")
+check(btp.get("TimeToLiveSpecification") == {"AttributeName": "expiresAt", "Enabled": True},
+      "BreakerTable's TTL is not on expiresAt")
+check(btp.get("SSESpecification", {}).get("SSEEnabled") is True, "BreakerTable has no SSE")
+penv = res["ProcessorFunction"]["Properties"]["Environment"]["Variables"]
+check(penv.get("TENAZ_BREAKER_TABLE") == {"Ref": "BreakerTable"}, "the processor's TENAZ_BREAKER_TABLE is not the breaker table")
+for var, param, want in [("TENAZ_BREAKER_FAILURES", "BreakerFailures", 5),
+                         ("TENAZ_BREAKER_WINDOW_SECONDS", "BreakerWindowSeconds", 30),
+                         ("TENAZ_BREAKER_OPEN_SECONDS", "BreakerOpenSeconds", 60),
+                         ("TENAZ_BREAKER_CACHE_MS", "BreakerCacheMs", 1000),
+                         ("TENAZ_DEFER_MAX_SECONDS", "DeferMaxSeconds", 900)]:
+    check(penv.get(var) == {"Ref": param}, f"the processor's {var} is {penv.get(var)}, want !Ref {param}")
+    check(param in params and default(param) == want, f"parameter {param} does not default to {want}")
+
+# A 24-hour outage of a destination stays out of the DLQ with the defaults: deferrals
+# of at most DeferMaxSeconds, jittered down by up to 20 %, after about ten short ones,
+# plus MaxAttempts real attempts, fit in MaxReceiveCount; the queue keeps messages
+# longer than the outage and the DLQ longer than the queue.
+outage = 24 * 3600
+receives = outage / (0.8 * default("DeferMaxSeconds")) + 10 + default("MaxAttempts")
+check(default("MaxReceiveCount") >= 200 and default("MaxReceiveCount") > receives,
+      f"MaxReceiveCount defaults to {default('MaxReceiveCount')}: a 24-hour outage costs up to {receives:.0f} receives (want >= 200)")
+qret = int(res["WebhookQueue"]["Properties"]["MessageRetentionPeriod"])
+check(qret == 345600, f"WebhookQueue keeps messages {qret} s, want 345600 (4 days)")
+check(int(res["WebhookDLQ"]["Properties"]["MessageRetentionPeriod"]) > qret, "the DLQ does not outlast the queue's retention")
+
+# Alarms: both to the topic, on alarm and on recovery.
+topic = [{"Ref": "AlarmTopic"}]
+check(res["AlarmTopic"]["Type"] == "AWS::SNS::Topic", "AlarmTopic is not an SNS topic")
+sub = res.get("AlarmEmailSubscription", {})
+check(sub.get("Condition") == "AlarmEmailSet" and sub.get("Properties", {}).get("Endpoint") == {"Ref": "AlarmEmail"}
+      and params.get("AlarmEmail", {}).get("Default") == "",
+      "the e-mail subscription is not conditional on AlarmEmail (default empty)")
+check(cfn["Conditions"].get("AlarmEmailSet") == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
+      "AlarmEmailSet is not AlarmEmail != ''")
+for name, metric, queue, stat, periods, threshold in [
+        ("DeadLetterQueueAlarm", "ApproximateNumberOfMessagesVisible", "WebhookDLQ", "Maximum", 1, 0),
+        ("OldestMessageAlarm", "ApproximateAgeOfOldestMessage", "WebhookQueue", "Maximum", None, {"Ref": "OldestMessageAlarmSeconds"})]:
+    a = res[name]["Properties"]
+    check(a.get("Namespace") == "AWS/SQS" and a.get("MetricName") == metric, f"{name} does not watch {metric}")
+    check(a.get("Dimensions") == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}], f"{name} does not watch {queue}")
+    check(a.get("Statistic") == stat and int(a.get("Period")) == 60, f"{name} is not the {stat} over 60 s")
+    check(periods is None or int(a.get("EvaluationPeriods")) == periods, f"{name} does not evaluate {periods} period(s)")
+    check(a.get("Threshold") == threshold and a.get("ComparisonOperator") == "GreaterThanThreshold",
+          f"{name} does not fire above {threshold}")
+    check(a.get("TreatMissingData") == "notBreaching", f"{name} treats missing data as breaching")
+    check(a.get("AlarmActions") == topic and a.get("OKActions") == topic, f"{name} does not notify AlarmTopic on alarm and OK")
+check(default("OldestMessageAlarmSeconds") == 3600, "OldestMessageAlarmSeconds does not default to 3600")
+
+# The dashboard body, with placeholders for what !Sub fills in, is JSON and shows
+# every metric it is meant to.
+body = res["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+text, names = body[0], dict(body[1])
+check(set(names) == {"Queue", "DLQ"}, f"dashboard variables {sorted(names)}")
+for var in set(re.findall(r"\$\{([^}!]+)\}", text)):
+    text = text.replace("${" + var + "}", "placeholder-" + var.replace("::", "-"))
+try:
+    dash = json.loads(text)
+except ValueError as e:
+    errors.append(f"the dashboard body is not JSON: {e}")
+    dash = {"widgets": []}
+shown = json.dumps(dash)
+for want in ['"AWS/ApiGateway", "Count", "ApiId", "placeholder-WebhookApi"',
+             '"AWS/SQS", "NumberOfMessagesSent", "QueueName", "placeholder-Queue"',
+             '"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "placeholder-DLQ"',
+             '"AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", "placeholder-Queue"']:
+    check(want in shown, f"the dashboard does not show [{want}]")
+exprs = [m["expression"] for w in dash["widgets"] for row in w["properties"].get("metrics", [])
+         for m in row if isinstance(m, dict) and "expression" in m]
+for metric in ["processed", "duplicate", "deferred", "retried", "deadLettered"]:
+    check(any(f"SEARCH('{{Tenaz,source,type}} MetricName=\"{metric}\"', 'Sum', 60)" in e for e in exprs),
+          f"the dashboard has no SEARCH for {metric}")
+check(any("SEARCH('{Tenaz,dependency,to} MetricName=\"breakerTransition\"', 'Sum', 60)" in e for e in exprs),
+      "the dashboard has no SEARCH for breakerTransition")
 
 if errors:
     print("\n".join("check-template: " + e for e in errors), file=sys.stderr)
