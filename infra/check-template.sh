@@ -227,11 +227,11 @@ check(default("OldestMessageAlarmSeconds") == 3600, "OldestMessageAlarmSeconds d
 
 # The dashboard body, with placeholders for what !Sub fills in, is JSON and shows
 # every metric it is meant to.
-body = res["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
-text, names = body[0], dict(body[1])
-check(set(names) == {"Queue", "DLQ"}, f"dashboard variables {sorted(names)}")
-for var in set(re.findall(r"\$\{([^}!]+)\}", text)):
-    text = text.replace("${" + var + "}", "placeholder-" + var.replace("::", "-"))
+text = res["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+check(isinstance(text, str), "the dashboard body is not a plain !Sub string")
+for var in set(re.findall(r"\$\{([^}!]+)\}", str(text))):
+    check(var.split(".")[0] in res or var.startswith("AWS::"), f"the dashboard names ${{{var}}}, not a resource of this template")
+    text = text.replace("${" + var + "}", "placeholder-" + var)
 try:
     dash = json.loads(text)
 except ValueError as e:
@@ -239,9 +239,9 @@ except ValueError as e:
     dash = {"widgets": []}
 shown = json.dumps(dash)
 for want in ['"AWS/ApiGateway", "Count", "ApiId", "placeholder-WebhookApi"',
-             '"AWS/SQS", "NumberOfMessagesSent", "QueueName", "placeholder-Queue"',
-             '"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "placeholder-DLQ"',
-             '"AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", "placeholder-Queue"']:
+             '"AWS/SQS", "NumberOfMessagesSent", "QueueName", "placeholder-WebhookQueue.QueueName"',
+             '"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "placeholder-WebhookDLQ.QueueName"',
+             '"AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", "placeholder-WebhookQueue.QueueName"']:
     check(want in shown, f"the dashboard does not show [{want}]")
 exprs = [m["expression"] for w in dash["widgets"] for row in w["properties"].get("metrics", [])
          for m in row if isinstance(m, dict) and "expression" in m]
