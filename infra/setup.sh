@@ -94,7 +94,9 @@ if [ ! -x "$chromium" ]; then
   if ! apt-cache show chromium >/dev/null 2>&1; then
     apt-get update -qq || die "apt-get update failed (needed to install chromium)"
   fi
-  apt-get install -y -qq chromium >/dev/null || die "apt-get install -y chromium failed"
+  # A second try rides out a package manager busy with another install.
+  apt-get install -y -qq chromium >/dev/null ||
+    { sleep 10; apt-get install -y -qq chromium; } || die "apt-get install -y chromium failed"
   [ -x "$chromium" ] || die "$chromium missing after installing the chromium package"
 fi
 

@@ -1,10 +1,21 @@
 // Command dev runs the whole Tenaz pipeline on this machine (`make dev`): the ingest on
-// http://127.0.0.1:3000/webhooks/{source}, the processor polling the embedded
-// in-memory queue like the SQS event source mapping, in-memory idempotency records,
-// a dead-letter queue, and a demo destination whose behaviour can be switched.
+// http://127.0.0.1:3000/webhooks/{source}, the processor polling the queue like the
+// SQS event source mapping, idempotency records, circuit breakers, a dead-letter
+// queue, a demo destination whose behaviour can be switched, and a live view of it
+// all at http://127.0.0.1:3000/.
 //
 //	-addr     listen address, loopback only (default 127.0.0.1:3000)
-//	-sources  sources file (default events/sources.json; TENAZ_SOURCES wins when set)
+//	-sources  sources file (default events/sources.json; TENAZ_SOURCES or
+//	          TENAZ_SOURCES_SECRET_ID win when set)
+//
+// By default everything is in memory. With AWS_ENDPOINT_URL set (moto server,
+// LocalStack) or any of TENAZ_QUEUE_URL, TENAZ_DLQ_URL, TENAZ_IDEMPOTENCY_TABLE,
+// TENAZ_BREAKER_TABLE set, it runs on the AWS APIs instead: SQS for both queues,
+// DynamoDB for idempotency records and breakers, region and credentials from the
+// SDK's standard settings. On an emulator, whatever is not named is created with the
+// prefix tenaz-dev- (reused on the next start); on real AWS nothing is created, and
+// the queues and the idempotency table must be named (without TENAZ_BREAKER_TABLE the
+// breakers stay in memory).
 //
 // TENAZ_ROUTES, when set, replaces the default routes (every source to the demo
 // destination).
@@ -20,9 +31,16 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/local"
 	"github.com/tenaz/tenaz/shared/route"
 	"github.com/tenaz/tenaz/shared/telemetry"
@@ -44,13 +62,20 @@ func run(addr, sourcesFile string) error {
 	if err != nil || !net.ParseIP(host).IsLoopback() {
 		return fmt.Errorf("-addr %q: listen on a loopback address only", addr)
 	}
-	raw := []byte(os.Getenv("TENAZ_SOURCES"))
-	if len(raw) == 0 {
-		if raw, err = os.ReadFile(sourcesFile); err != nil {
+	level, _ := telemetry.ParseLevel(os.Getenv(config.EnvLogLevel))
+	log := telemetry.NewLogger(os.Stderr, level)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var awsCfg *aws.Config
+	if local.UseAWS(os.Getenv) || strings.TrimSpace(os.Getenv(config.EnvSourcesSecretID)) != "" {
+		cfg, err := config.AWS(ctx)
+		if err != nil {
 			return err
 		}
+		awsCfg = &cfg
 	}
-	sources, err := webhook.ParseSources(raw)
+	sources, raw, err := loadSources(ctx, sourcesFile, awsCfg)
 	if err != nil {
 		return err
 	}
@@ -60,15 +85,26 @@ func run(addr, sourcesFile string) error {
 			return fmt.Errorf("TENAZ_ROUTES: %w", err)
 		}
 	}
-	level, _ := telemetry.ParseLevel(os.Getenv("TENAZ_LOG_LEVEL"))
-	log := telemetry.NewLogger(os.Stderr, level)
-	p, err := local.New(local.Options{Sources: sources, Routes: routes, DemoURL: "http://" + addr + "/demo/destination", Log: log})
+	base := "http://" + addr
+	sender, err := local.NewSender(base, raw)
+	if err != nil {
+		return fmt.Errorf("sender: %w", err)
+	}
+	opts := local.Options{Sources: sources, Routes: routes, DemoURL: base + "/demo/destination", Sender: sender, Log: log}
+	where := "in memory: queue, DLQ, idempotency records and breakers"
+	if local.UseAWS(os.Getenv) {
+		env, err := openAWS(ctx, *awsCfg)
+		if err != nil {
+			return err
+		}
+		opts.Backend, opts.VisibilityTimeout = &env.Backend, env.VisibilityTimeout
+		where = describe(env, awsCfg.BaseEndpoint)
+	}
+	p, err := local.New(opts)
 	if err != nil {
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -83,15 +119,17 @@ func run(addr, sourcesFile string) error {
 	done := make(chan struct{})
 	go func() { _ = p.Run(ctx); close(done) }()
 
-	fmt.Printf(`Tenaz is running locally (in-memory queue, DLQ and idempotency store).
+	fmt.Printf(`Tenaz is running locally, %[3]s.
+  live view:    http://%[1]s/
   webhooks:     POST http://%[1]s/webhooks/{source}   sources: %[2]v
-  status:       GET  http://%[1]s/api/status
+  status:       GET  http://%[1]s/api/status     DLQ: GET http://%[1]s/api/dlq
   DLQ report:   POST http://%[1]s/api/redrive  {"dryRun": true}     replay: {"filter": {"source": "stripe"}}
   destination:  POST http://%[1]s/demo/mode  {"mode": "healthy|flaky|slow|down|reject", "failPercent": 30, "slowMs": 2000}
+  burst:        POST http://%[1]s/api/send  {"n": 50, "dup": 0.2}
 Send signed samples from another shell:  make send   (or: make send ARGS="-n 50 -dup 0.2")
 Stop with Ctrl-C.
-`, addr, sortedNames(sources))
-	log.Info("started", "addr", addr)
+`, addr, sortedNames(sources), where)
+	log.Info("started", "addr", addr, "backend", p.Backend)
 
 	<-ctx.Done()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -99,6 +137,87 @@ Stop with Ctrl-C.
 	_ = srv.Shutdown(shutdown)
 	<-done
 	return nil
+}
+
+// loadSources returns the sources and their JSON (the sender signs with it):
+// TENAZ_SOURCES or TENAZ_SOURCES_SECRET_ID through config.Sources when either is
+// set, else the file.
+func loadSources(ctx context.Context, file string, awsCfg *aws.Config) (webhook.Sources, []byte, error) {
+	if os.Getenv(config.EnvSources) == "" && os.Getenv(config.EnvSourcesSecretID) == "" {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return nil, nil, err
+		}
+		s, err := webhook.ParseSources(raw)
+		return s, raw, err
+	}
+	var secrets *capture
+	var getter config.SecretGetter
+	if awsCfg != nil {
+		secrets = &capture{api: secretsmanager.NewFromConfig(*awsCfg)}
+		getter = secrets
+	}
+	s, err := config.Sources(ctx, os.Getenv, getter)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw := []byte(os.Getenv(config.EnvSources))
+	if len(strings.TrimSpace(string(raw))) == 0 && secrets != nil {
+		raw = secrets.value
+	}
+	return s, raw, nil
+}
+
+// capture keeps the secret value config.Sources read, for the sender.
+type capture struct {
+	api   config.SecretGetter
+	value []byte
+}
+
+func (c *capture) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	out, err := c.api.GetSecretValue(ctx, in, opts...)
+	if err == nil && out != nil {
+		if out.SecretString != nil {
+			c.value = []byte(*out.SecretString)
+		} else {
+			c.value = out.SecretBinary
+		}
+	}
+	return out, err
+}
+
+func openAWS(ctx context.Context, cfg aws.Config) (local.AWSEnv, error) {
+	setup := local.AWSSetup{
+		SQS:       sqs.NewFromConfig(cfg),
+		DynamoDB:  dynamodb.NewFromConfig(cfg),
+		Resources: local.ResourcesFromEnv(os.Getenv),
+		Emulator:  cfg.BaseEndpoint != nil,
+	}
+	octx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	env, err := setup.Open(octx)
+	if err != nil {
+		return local.AWSEnv{}, fmt.Errorf("AWS backend: %w", err)
+	}
+	return env, nil
+}
+
+func describe(env local.AWSEnv, endpoint *string) string {
+	where := "on AWS"
+	if endpoint != nil {
+		where = "on the AWS APIs at " + *endpoint
+	}
+	r := env.Resources
+	breakers := r.BreakerTable
+	if breakers == "" {
+		breakers = "(in memory)"
+	}
+	s := fmt.Sprintf("%s\n  queue:        %s\n  DLQ:          %s\n  idempotency:  %s\n  breakers:     %s",
+		where, r.QueueURL, r.DLQURL, r.IdempotencyTable, breakers)
+	if len(env.Created) > 0 {
+		s += "\n  created:      " + strings.Join(env.Created, ", ")
+	}
+	return s
 }
 
 func sortedNames(s webhook.Sources) []string {

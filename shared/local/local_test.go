@@ -88,10 +88,10 @@ func TestPipelineDeliversEachWebhookOnce(t *testing.T) {
 		}
 	}
 	waitFor(t, "every webhook processed", func() bool {
-		st := p.Status()
+		st := p.Status(context.Background(), 0)
 		return st.Counts["processed"] == n && st.Main.Total() == 0
 	})
-	st := p.Status()
+	st := p.Status(context.Background(), 0)
 	if st.Demo.Effects != n || st.Demo.Repeats != 0 || st.Counts["duplicate"] != 2*n || st.Counts["received"] != 3*n {
 		t.Fatalf("status %+v", st)
 	}
@@ -110,16 +110,16 @@ func TestPipelineRidesOutAnOutage(t *testing.T) {
 			t.Fatalf("send: %v %+v", err, sent)
 		}
 	}
-	waitFor(t, "retries", func() bool { return p.Status().Counts["retried"] >= 5 })
+	waitFor(t, "retries", func() bool { return p.Status(context.Background(), 0).Counts["retried"] >= 5 })
 	if err := p.Demo.SetMode(DemoMode{Mode: ModeHealthy}); err != nil {
 		t.Fatal(err)
 	}
-	if st := p.Status(); len(st.Breakers) != 1 || st.Breakers[0].State == "closed" {
+	if st := p.Status(context.Background(), 0); len(st.Breakers) != 1 || st.Breakers[0].State == "closed" {
 		t.Fatalf("breakers during the outage: %+v", st.Breakers)
 	}
-	waitFor(t, "delivery after recovery", func() bool { return p.Status().Counts["processed"] == 5 })
-	waitFor(t, "breaker closed", func() bool { return p.Status().Breakers[0].State == "closed" })
-	if st := p.Status(); st.Demo.Effects != 5 || st.Demo.Repeats != 0 || st.DLQ.Total() != 0 {
+	waitFor(t, "delivery after recovery", func() bool { return p.Status(context.Background(), 0).Counts["processed"] == 5 })
+	waitFor(t, "breaker closed", func() bool { return p.Status(context.Background(), 0).Breakers[0].State == "closed" })
+	if st := p.Status(context.Background(), 0); st.Demo.Effects != 5 || st.Demo.Repeats != 0 || st.DLQ.Total() != 0 {
 		t.Fatalf("after recovery: %+v", st)
 	}
 
@@ -129,9 +129,10 @@ func TestPipelineRidesOutAnOutage(t *testing.T) {
 	if sent, err := s.Send(ctx, "stripe", "evt_rejected"); err != nil || sent.Status != 202 {
 		t.Fatalf("send: %v %+v", err, sent)
 	}
-	waitFor(t, "dead-letter", func() bool { return p.Status().DLQ.Total() == 1 })
-	if got := p.DLQ.Peek(1)[0].Attributes[processor.AttrReason]; got != processor.ReasonPermanent {
-		t.Fatalf("reason %q", got)
+	waitFor(t, "dead-letter", func() bool { return p.Status(context.Background(), 0).DLQ.Total() == 1 })
+	if l, err := p.DeadLetters(ctx, 10); err != nil || len(l.Messages) != 1 || l.Messages[0].Reason != processor.ReasonPermanent ||
+		l.Messages[0].Key != "stripe:evt_rejected" {
+		t.Fatalf("dead letters %+v, %v", l, err)
 	}
 
 	// The DLQ report over HTTP, then a replay once the destination is fixed.
@@ -139,7 +140,7 @@ func TestPipelineRidesOutAnOutage(t *testing.T) {
 	if !strings.Contains(report, `"stripe":1`) || !strings.Contains(report, "permanent") {
 		t.Fatalf("dry run report %s", report)
 	}
-	if p.Status().DLQ.Total() != 1 {
+	if p.Status(context.Background(), 0).DLQ.Total() != 1 {
 		t.Fatal("the dry run changed the DLQ")
 	}
 	if r := postJSON(t, s.BaseURL+"/api/redrive", `{"filter": {"sourc": "x"}}`); !strings.Contains(r, "error") {
@@ -150,7 +151,7 @@ func TestPipelineRidesOutAnOutage(t *testing.T) {
 	}
 	postJSON(t, s.BaseURL+"/api/redrive", `{"filter": {"source": "stripe"}}`)
 	waitFor(t, "replayed delivery", func() bool { return p.Demo.Applied("stripe:evt_rejected") == 1 })
-	if st := p.Status(); st.DLQ.Total() != 0 || st.Demo.Repeats != 0 {
+	if st := p.Status(context.Background(), 0); st.DLQ.Total() != 0 || st.Demo.Repeats != 0 {
 		t.Fatalf("after replay: %+v", st)
 	}
 }

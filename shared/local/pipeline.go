@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -27,41 +26,57 @@ import (
 // Options configure a local pipeline. Zero fields take the defaults given.
 type Options struct {
 	Sources webhook.Sources // required
+	// Backend holds the queues, idempotency records and breakers. Default: in memory
+	// (MemoryBackend with MaxReceiveCount and VisibilityTimeout below); AWSBackend
+	// runs the same pipeline on SQS and DynamoDB.
+	Backend *Backend
 	// Routes are the processor's routes. Default: every source forwarded to the demo
 	// destination at DemoURL.
 	Routes []route.Config
 	// DemoURL is where the demo destination is served, as the routes reach it;
 	// default "http://127.0.0.1:3000/demo/destination".
 	DemoURL string
+	// Sender, when set, serves POST /api/send: bursts of signed samples posted to
+	// this pipeline's own ingest (its BaseURL must be where Handler is served).
+	Sender *Sender
 	// Processor settings; defaults suited to watching retries happen: backoff base
-	// 1 s, cap 30 s, 5 attempts.
+	// 1 s, cap 30 s, 5 attempts, deferral at most 30 s.
 	Processor processor.Settings
-	// Breaker settings of the destinations' circuit breakers (in memory, shared by
-	// the pollers). Defaults: threshold 5, window 30 s, open 10 s (shorter than in
-	// AWS, to watch a probe happen).
+	// Breaker settings of the destinations' circuit breakers (shared by the
+	// pollers). Defaults: threshold 5, window 30 s, open 10 s (shorter than in AWS,
+	// to watch a probe happen).
 	Breaker breaker.Settings
-	// MaxReceiveCount of the main queue's redrive policy; default 200, as in the
-	// template.
+	// MaxReceiveCount of the in-memory main queue's redrive policy; default 200, as
+	// in the template. Ignored with a Backend (its queue has its own policy).
 	MaxReceiveCount int
-	// VisibilityTimeout of the main queue; default 30 s (the processor's invoke
-	// timeout is a sixth of it, as in the template).
+	// VisibilityTimeout of the main queue; default 30 s. The pollers' invocation
+	// timeout is a sixth of it, as in the template. With a Backend it must match
+	// the queue's own setting.
 	VisibilityTimeout time.Duration
-	Log               *slog.Logger
+	// PollWait is the pollers' long-poll wait; default 1 s.
+	PollWait time.Duration
+	Log      *slog.Logger // default discards
 }
 
-// Pipeline is the whole of Tenaz on in-memory adapters.
+// Pipeline is the whole of Tenaz on one backend: memory or AWS.
 type Pipeline struct {
+	Backend   string // Backend.Name: "memory" or "aws"
 	Ingest    *ingest.Service
-	Main, DLQ *queue.Memory
-	Store     *idempotency.MemoryStore
+	Main, DLQ queue.Queue
+	Store     idempotency.Store
 	Breakers  *breaker.Breaker
 	Processor *processor.Processor
 	Poller    *esm.Poller
 	Redriver  *redrive.Redriver
 	Demo      *Demo
 
+	sender       *Sender
 	stats        *Stats
 	dependencies []string
+	// dlqMu keeps DLQ listings and redrive runs apart: a listing on SQS receives
+	// the messages it shows, which a concurrent run would then miss.
+	dlqMu    sync.Mutex
+	dlqCache dlqCache
 }
 
 // New wires a pipeline.
@@ -84,6 +99,9 @@ func New(o Options) (*Pipeline, error) {
 	if o.VisibilityTimeout == 0 {
 		o.VisibilityTimeout = 30 * time.Second
 	}
+	if o.PollWait == 0 {
+		o.PollWait = time.Second
+	}
 	set := o.Processor
 	if set.RetryBase == 0 {
 		set.RetryBase = time.Second
@@ -99,20 +117,8 @@ func New(o Options) (*Pipeline, error) {
 	}
 	routes := o.Routes
 	if routes == nil {
-		names := make([]string, 0, len(o.Sources))
-		for name := range o.Sources {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		raw, _ := json.Marshal(func() []map[string]any {
-			var rs []map[string]any
-			for _, n := range names {
-				rs = append(rs, map[string]any{"source": n, "url": o.DemoURL, "timeoutSeconds": 5})
-			}
-			return rs
-		}())
 		var err error
-		if routes, err = route.ParseConfig(raw); err != nil {
+		if routes, err = demoRoutes(o.Sources, o.DemoURL); err != nil {
 			return nil, err
 		}
 	}
@@ -120,8 +126,16 @@ func New(o Options) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	b := o.Backend
+	if b == nil {
+		mem := MemoryBackend(o.MaxReceiveCount, o.VisibilityTimeout)
+		b = &mem
+	}
+	if b.Main == nil || b.DLQ == nil || b.Store == nil || b.Breakers == nil {
+		return nil, errors.New("local: the backend needs Main, DLQ, Store and Breakers")
+	}
 
-	p := &Pipeline{Demo: NewDemo(), Store: idempotency.NewMemoryStore(), stats: newStats()}
+	p := &Pipeline{Backend: b.Name, Main: b.Main, DLQ: b.DLQ, Store: b.Store, Demo: NewDemo(), sender: o.Sender, stats: newStats()}
 	seen := map[string]bool{}
 	for _, rt := range reg.Routes() {
 		if rt.Dependency != "" && !seen[rt.Dependency] {
@@ -136,10 +150,7 @@ func New(o Options) (*Pipeline, error) {
 		onTransition(t)
 		p.stats.add(Event{At: t.At, Stage: "breaker", Key: t.Name, Outcome: t.From.String() + " → " + t.To.String()}, "breakerTransitions")
 	}
-	p.Breakers = breaker.New(breaker.NewMemoryStore(), bset)
-	p.DLQ = queue.NewMemory(queue.MemoryConfig{Name: "tenaz-webhooks-dlq", Retention: 14 * 24 * time.Hour})
-	p.Main = queue.NewMemory(queue.MemoryConfig{Name: "tenaz-webhooks", VisibilityTimeout: o.VisibilityTimeout,
-		MaxReceiveCount: o.MaxReceiveCount, DeadLetter: p.DLQ})
+	p.Breakers = breaker.New(b.Breakers, bset)
 	p.Ingest = ingest.New(ingest.Options{Sources: o.Sources, Queue: p.Main, Log: o.Log, Observe: p.stats.ingested})
 	p.Processor = processor.New(processor.Options{
 		Runner:     idempotency.NewRunner(p.Store, idempotency.Settings{}),
@@ -153,13 +164,13 @@ func New(o Options) (*Pipeline, error) {
 		Observe:    p.stats.processed,
 	})
 	p.Redriver = redrive.New(redrive.Options{DLQ: p.DLQ, Queue: p.Main, Budget: p.Store, Log: o.Log,
+		Breakers: p.Breakers, Dependencies: p.dependencies,
 		Settings: redrive.Settings{ReceiveWait: 100 * time.Millisecond}})
-	invokeTimeout := o.VisibilityTimeout / 6
 	p.Poller, err = esm.New(esm.Options{
 		Queue:         p.Main,
-		InvokeTimeout: invokeTimeout,
+		InvokeTimeout: o.VisibilityTimeout / 6,
 		Concurrency:   2,
-		PollWait:      time.Second,
+		PollWait:      o.PollWait,
 		Log:           o.Log,
 		Invoke: func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 			return p.Processor.Handle(ctx, ev)
@@ -171,89 +182,87 @@ func New(o Options) (*Pipeline, error) {
 	return p, nil
 }
 
+// demoRoutes forwards every source to the demo destination.
+func demoRoutes(sources webhook.Sources, demoURL string) ([]route.Config, error) {
+	names := make([]string, 0, len(sources))
+	for name := range sources {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	rs := make([]map[string]any, 0, len(names))
+	for _, n := range names {
+		rs = append(rs, map[string]any{"source": n, "url": demoURL, "timeoutSeconds": 5})
+	}
+	raw, err := json.Marshal(rs)
+	if err != nil {
+		return nil, err
+	}
+	return route.ParseConfig(raw)
+}
+
 // Run polls the main queue until ctx ends.
 func (p *Pipeline) Run(ctx context.Context) error { return p.Poller.Run(ctx) }
 
-// Handler serves the webhooks endpoint, the demo destination and the status API:
-//
-//	POST /webhooks/{source}   the ingest
-//	POST /demo/destination    the demo destination
-//	GET|POST /demo/mode       read or switch its mode ({"mode": "down"})
-//	GET  /api/status          counts, queues, demo destination, recent records
-//	POST /api/redrive         the redrive function: {"dryRun": true} is the DLQ report
-func (p *Pipeline) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/webhooks/{source}", p.Ingest.Handler())
-	mux.Handle("POST /demo/destination", p.Demo)
-	mux.HandleFunc("/demo/mode", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			var m DemoMode
-			if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&m); err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {\"mode\": \"...\"}"})
-				return
-			}
-			if err := p.Demo.SetMode(m); err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-				return
-			}
-		}
-		writeJSON(w, http.StatusOK, p.Demo.Stats().Mode)
-	})
-	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, p.Status())
-	})
-	mux.HandleFunc("POST /api/redrive", func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "could not read the request"})
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
-		defer cancel()
-		report, err := p.Redriver.Handle(ctx, body)
-		if errors.Is(err, redrive.ErrBadRequest) {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-			return
-		}
-		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error(), "report": report})
-			return
-		}
-		writeJSON(w, http.StatusOK, report)
-	})
-	return mux
-}
+// Dependencies returns the routes' destinations, one circuit breaker each.
+func (p *Pipeline) Dependencies() []string { return append([]string(nil), p.dependencies...) }
 
 // Status is a snapshot of the pipeline.
 type Status struct {
-	Counts   map[string]int    `json:"counts"`
-	Main     queue.MemoryStats `json:"queue"`
-	DLQ      queue.MemoryStats `json:"dlq"`
-	Demo     DemoStats         `json:"destination"`
-	Breakers []BreakerState    `json:"breakers"`
-	Recent   []Event           `json:"recent"`
+	Backend  string         `json:"backend"` // memory | aws
+	Counts   map[string]int `json:"counts"`
+	Main     QueueStatus    `json:"queue"`
+	DLQ      QueueStatus    `json:"dlq"`
+	Demo     DemoStats      `json:"destination"`
+	Breakers []BreakerState `json:"breakers"`
+	Recent   []Event        `json:"recent"` // newest first, at most RecentMax
+}
+
+// QueueStatus is a queue's approximate depth (SQS's ApproximateNumberOf…).
+type QueueStatus struct {
+	Visible  int    `json:"visible"`
+	InFlight int    `json:"inFlight"`
+	Delayed  int    `json:"delayed"`
+	Error    string `json:"error,omitempty"` // the depth could not be read
+}
+
+// Total is the number of messages the queue holds in any state.
+func (q QueueStatus) Total() int { return q.Visible + q.InFlight + q.Delayed }
+
+func queueStatus(ctx context.Context, q queue.Queue) QueueStatus {
+	d, err := q.Depth(ctx)
+	if err != nil {
+		return QueueStatus{Error: err.Error()}
+	}
+	return QueueStatus{Visible: d.Visible, InFlight: d.InFlight, Delayed: d.Delayed}
 }
 
 // BreakerState is one destination's circuit breaker, for the status API.
 type BreakerState struct {
 	Dependency string     `json:"dependency"`
-	State      string     `json:"state"` // closed | open | half-open
+	State      string     `json:"state"` // closed | open | half-open | unknown
 	Failures   int        `json:"failures"`
 	RetryAt    *time.Time `json:"retryAt,omitempty"`
+	Error      string     `json:"error,omitempty"` // the state could not be read
 }
 
-// Status returns the current counts.
-func (p *Pipeline) Status() Status {
-	counts, recent := p.stats.snapshot()
-	st := Status{Counts: counts, Main: p.Main.Snapshot(), DLQ: p.DLQ.Snapshot(), Demo: p.Demo.Stats(), Recent: recent}
+// Status returns the counts, the newest recent events (at most recent; all kept
+// when recent <= 0), the queue depths and the breakers. It costs one depth read per
+// queue and one breaker read per destination, whatever the number of events seen.
+func (p *Pipeline) Status(ctx context.Context, recent int) Status {
+	counts, events := p.stats.snapshot(recent)
+	st := Status{Backend: p.Backend, Counts: counts, Main: queueStatus(ctx, p.Main), DLQ: queueStatus(ctx, p.DLQ),
+		Demo: p.Demo.Stats(), Recent: events, Breakers: []BreakerState{}}
 	for _, d := range p.dependencies {
-		if snap, err := p.Breakers.State(context.Background(), d); err == nil {
-			b := BreakerState{Dependency: d, State: snap.State.String(), Failures: snap.Failures}
+		b := BreakerState{Dependency: d, State: "unknown"}
+		if snap, err := p.Breakers.State(ctx, d); err != nil {
+			b.Error = err.Error()
+		} else {
+			b.State, b.Failures = snap.State.String(), snap.Failures
 			if !snap.RetryAt.IsZero() {
 				b.RetryAt = &snap.RetryAt
 			}
-			st.Breakers = append(st.Breakers, b)
 		}
+		st.Breakers = append(st.Breakers, b)
 	}
 	return st
 }
@@ -261,22 +270,27 @@ func (p *Pipeline) Status() Status {
 // Event is one recent outcome, for the status API.
 type Event struct {
 	At       time.Time `json:"at"`
-	Stage    string    `json:"stage"` // ingest | processor
+	Stage    string    `json:"stage"` // ingest | processor | breaker
 	Key      string    `json:"key"`
 	Type     string    `json:"type"`
 	Outcome  string    `json:"outcome"`
 	Attempts int       `json:"attempts,omitempty"`
+	Reason   string    `json:"reason,omitempty"` // why deferred or dead-lettered
 	Error    string    `json:"error,omitempty"`
 }
 
-// Stats counts outcomes and keeps the most recent ones.
+// RecentMax is how many recent events a pipeline keeps.
+const RecentMax = 200
+
+// Stats counts outcomes and keeps the RecentMax most recent ones in a ring: adding
+// an event and taking a snapshot cost the same whatever the number seen.
 type Stats struct {
 	mu     sync.Mutex
 	counts map[string]int
-	recent []Event // ring, newest last
+	ring   [RecentMax]Event
+	next   int // where the next event goes
+	n      int // events held, up to RecentMax
 }
-
-const recentMax = 200
 
 func newStats() *Stats { return &Stats{counts: map[string]int{}} }
 
@@ -284,11 +298,11 @@ func (s *Stats) add(e Event, counter string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.counts[counter]++
-	if len(s.recent) == recentMax {
-		copy(s.recent, s.recent[1:])
-		s.recent = s.recent[:recentMax-1]
+	s.ring[s.next] = e
+	s.next = (s.next + 1) % RecentMax
+	if s.n < RecentMax {
+		s.n++
 	}
-	s.recent = append(s.recent, e)
 }
 
 func (s *Stats) ingested(r ingest.Result) {
@@ -296,6 +310,8 @@ func (s *Stats) ingested(r ingest.Result) {
 	switch r.Outcome {
 	case ingest.OutcomeAccepted:
 		counter = "received"
+	case ingest.OutcomeChallenge:
+		counter = "challenge"
 	case ingest.OutcomeQueueFailed:
 		counter = "refused"
 	}
@@ -303,29 +319,30 @@ func (s *Stats) ingested(r ingest.Result) {
 }
 
 func (s *Stats) processed(r processor.Result) {
-	e := Event{At: time.Now(), Stage: "processor", Key: r.Key, Type: r.Type, Outcome: string(r.Outcome), Attempts: r.Attempts}
+	e := Event{At: time.Now(), Stage: "processor", Key: r.Key, Type: r.Type, Outcome: string(r.Outcome), Attempts: r.Attempts,
+		Reason: r.Reason}
 	if r.Err != nil {
 		e.Error = r.Err.Error()
 	}
 	s.add(e, string(r.Outcome))
 }
 
-func (s *Stats) snapshot() (map[string]int, []Event) {
+// snapshot returns the counts and up to limit recent events, newest first (all held
+// when limit <= 0).
+func (s *Stats) snapshot(limit int) (map[string]int, []Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	counts := make(map[string]int, len(s.counts))
 	for k, v := range s.counts {
 		counts[k] = v
 	}
-	recent := make([]Event, len(s.recent))
-	for i, e := range s.recent {
-		recent[len(s.recent)-1-i] = e // newest first
+	n := s.n
+	if limit > 0 && limit < n {
+		n = limit
+	}
+	recent := make([]Event, n)
+	for i := range recent {
+		recent[i] = s.ring[(s.next-1-i+RecentMax)%RecentMax]
 	}
 	return counts, recent
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

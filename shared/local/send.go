@@ -3,12 +3,15 @@ package local
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tenaz/tenaz/shared/webhook"
@@ -22,6 +25,10 @@ type Sender struct {
 	sources webhook.Sources
 	client  *http.Client
 	now     func() time.Time
+
+	mu    sync.Mutex     // guards rnd and newID
+	rnd   func() float64 // Burst's duplicate draws, in [0,1); default math/rand/v2
+	newID func() string  // Burst's provider ids; default 20 random base32 characters
 }
 
 // NewSender parses a sources file (the TENAZ_SOURCES format) and returns a sender
@@ -36,7 +43,8 @@ func NewSender(baseURL string, sourcesJSON []byte) (*Sender, error) {
 		return nil, err
 	}
 	return &Sender{BaseURL: strings.TrimRight(baseURL, "/"), configs: configs, sources: sources,
-		client: &http.Client{Timeout: 10 * time.Second}, now: time.Now}, nil
+		client: &http.Client{Timeout: 10 * time.Second}, now: time.Now,
+		rnd: mrand.Float64, newID: func() string { return rand.Text()[:20] }}, nil
 }
 
 // Sources returns the source names, sorted.
