@@ -97,6 +97,13 @@ expected = {
     ("logs:CreateLogStream", "ProcessorLogGroup"),
     ("logs:PutLogEvents", "ProcessorLogGroup"),
 }
+# The ingest function's permissions.
+expected_ingest = {
+    ("sqs:SendMessage", "WebhookQueue"),
+    ("secretsmanager:GetSecretValue", "SourcesSecret"),
+    ("logs:CreateLogStream", "IngestLogGroup"),
+    ("logs:PutLogEvents", "IngestLogGroup"),
+}
 # The redrive function's permissions.
 expected_redrive = {
     ("sqs:ReceiveMessage", "WebhookDLQ"),
@@ -128,6 +135,8 @@ def check_role(fn, want):
                       f"{role_id}: unexpected statement shape {json.dumps(st)}")
                 for r in resources:
                     target = r.get("Fn::GetAtt", [None, None]) if isinstance(r, dict) else [None, None]
+                    if isinstance(r, dict) and list(r) == ["Ref"] and res.get(r["Ref"], {}).get("Type") == "AWS::SecretsManager::Secret":
+                        target = [r["Ref"], "Arn"]  # a secret's Ref is its ARN
                     if target[1] != "Arn":
                         errors.append(f"{role_id}: resource {json.dumps(r)} is not a !GetAtt <resource>.Arn")
                         continue
@@ -139,6 +148,7 @@ def check_role(fn, want):
     check(not any(r.get("Type") == "AWS::IAM::Role" and name.startswith(fn) for name, r in res.items()),
           f"SAM generated a role for {fn}")
 
+check_role("IngestFunction", expected_ingest)
 check_role("ProcessorFunction", expected)
 check_role("RedriveFunction", expected_redrive)
 
