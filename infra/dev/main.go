@@ -91,7 +91,7 @@ func run(addr, sourcesFile string) error {
 		return fmt.Errorf("sender: %w", err)
 	}
 	opts := local.Options{Sources: sources, Routes: routes, DemoURL: base + "/demo/destination", Sender: sender, Log: log}
-	where := "in memory: queue, DLQ, idempotency records and breakers"
+	where := "in memory (queue, DLQ, idempotency records, breakers)"
 	if local.UseAWS(os.Getenv) {
 		env, err := openAWS(ctx, *awsCfg)
 		if err != nil {
@@ -119,7 +119,7 @@ func run(addr, sourcesFile string) error {
 	done := make(chan struct{})
 	go func() { _ = p.Run(ctx); close(done) }()
 
-	fmt.Printf(`Tenaz is running locally, %[3]s.
+	fmt.Printf(`Tenaz is running locally, %[3]s
   live view:    http://%[1]s/
   webhooks:     POST http://%[1]s/webhooks/{source}   sources: %[2]v
   status:       GET  http://%[1]s/api/status     DLQ: GET http://%[1]s/api/dlq

@@ -58,6 +58,7 @@ func UseAWS(getenv config.Getenv) bool {
 // emulator the creation of missing queues. *sqs.Client has it.
 type SQSAPI interface {
 	queue.SQSAPI
+	GetQueueUrl(ctx context.Context, in *sqs.GetQueueUrlInput, opts ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
 	CreateQueue(ctx context.Context, in *sqs.CreateQueueInput, opts ...func(*sqs.Options)) (*sqs.CreateQueueOutput, error)
 	SetQueueAttributes(ctx context.Context, in *sqs.SetQueueAttributesInput, opts ...func(*sqs.Options)) (*sqs.SetQueueAttributesOutput, error)
 }
@@ -134,11 +135,14 @@ func (s AWSSetup) Open(ctx context.Context) (AWSEnv, error) {
 		return AWSEnv{}, fmt.Errorf("name both queues (%s and %s) or neither", config.EnvQueueURL, processor.EnvDLQURL)
 	}
 	if r.QueueURL == "" {
+		var created bool
 		var err error
-		if r.QueueURL, r.DLQURL, err = s.createQueues(ctx); err != nil {
+		if r.QueueURL, r.DLQURL, created, err = s.queues(ctx); err != nil {
 			return AWSEnv{}, err
 		}
-		env.Created = append(env.Created, r.QueueURL, r.DLQURL)
+		if created {
+			env.Created = append(env.Created, r.QueueURL, r.DLQURL)
+		}
 	}
 	for _, t := range []struct {
 		name   *string
@@ -175,10 +179,26 @@ func (s AWSSetup) Open(ctx context.Context) (AWSEnv, error) {
 	return env, nil
 }
 
-// createQueues creates the DLQ (14 days' retention) and the main queue with a
-// redrive policy to it, then lets the DLQ name the main queue as its redrive source,
-// as the template does. CreateQueue returns an existing queue with the same
-// attributes, so this is safe to repeat.
+// queues finds the prefixed queues or creates them: the DLQ (14 days' retention),
+// the main queue with a redrive policy to it, and the DLQ's redrive allow policy
+// naming the main queue, as the template does. It reports whether it created them.
+func (s AWSSetup) queues(ctx context.Context) (mainURL, dlqURL string, created bool, err error) {
+	main, merr := s.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(s.Prefix + "webhooks")})
+	dlq, derr := s.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(s.Prefix + "webhooks-dlq")})
+	if merr == nil && derr == nil {
+		return aws.ToString(main.QueueUrl), aws.ToString(dlq.QueueUrl), false, nil
+	}
+	for _, err := range []error{merr, derr} {
+		if nf := (*sqstypes.QueueDoesNotExist)(nil); err != nil && !errors.As(err, &nf) {
+			return "", "", false, fmt.Errorf("look up the %swebhooks queues: %w", s.Prefix, err)
+		}
+	}
+	mainURL, dlqURL, err = s.createQueues(ctx)
+	return mainURL, dlqURL, err == nil, err
+}
+
+// createQueues creates both queues. CreateQueue answers with an existing queue of
+// the same name and attributes, so a half-finished earlier run is completed.
 func (s AWSSetup) createQueues(ctx context.Context) (mainURL, dlqURL string, err error) {
 	dlq, err := s.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(s.Prefix + "webhooks-dlq"),
 		Attributes: map[string]string{string(sqstypes.QueueAttributeNameMessageRetentionPeriod): "1209600"}})

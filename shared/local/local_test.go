@@ -35,10 +35,14 @@ func start(t *testing.T) (*Pipeline, *Sender) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(nil)
+	sender, err := NewSender("http://"+srv.Listener.Addr().String(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := New(Options{Sources: sources, DemoURL: "http://" + srv.Listener.Addr().String() + "/demo/destination",
 		Processor: processor.Settings{RetryBase: 50 * time.Millisecond, RetryMax: 50 * time.Millisecond, MinDelay: time.Millisecond, MaxAttempts: 20,
 			DeferMax: 100 * time.Millisecond},
-		Breaker: breaker.Settings{OpenFor: 300 * time.Millisecond}})
+		Breaker: breaker.Settings{OpenFor: 300 * time.Millisecond}, Sender: sender})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,11 +52,7 @@ func start(t *testing.T) (*Pipeline, *Sender) {
 	done := make(chan struct{})
 	go func() { _ = p.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; srv.Close() })
-	s, err := NewSender(srv.URL, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p, s
+	return p, sender
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

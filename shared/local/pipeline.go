@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sort"
@@ -40,7 +41,8 @@ type Options struct {
 	// this pipeline's own ingest (its BaseURL must be where Handler is served).
 	Sender *Sender
 	// Processor settings; defaults suited to watching retries happen: backoff base
-	// 1 s, cap 30 s, 5 attempts, deferral at most 30 s.
+	// 1 s, cap 30 s, 5 attempts, deferral at most 30 s, deadline margin a third of
+	// the invocation timeout (at most 3 s).
 	Processor processor.Settings
 	// Breaker settings of the destinations' circuit breakers (shared by the
 	// pollers). Defaults: threshold 5, window 30 s, open 10 s (shorter than in AWS,
@@ -115,6 +117,14 @@ func New(o Options) (*Pipeline, error) {
 	if set.DeferMax == 0 {
 		set.DeferMax = 30 * time.Second
 	}
+	invokeTimeout := o.VisibilityTimeout / 6
+	if set.DeadlineMargin == 0 {
+		set.DeadlineMargin = min(processor.DefaultDeadlineMargin, invokeTimeout/3)
+	}
+	if set.DeadlineMargin >= invokeTimeout {
+		return nil, fmt.Errorf("local: the invocation timeout (%s, a sixth of the visibility timeout) must exceed the deadline margin (%s)",
+			invokeTimeout, set.DeadlineMargin)
+	}
 	routes := o.Routes
 	if routes == nil {
 		var err error
@@ -168,7 +178,7 @@ func New(o Options) (*Pipeline, error) {
 		Settings: redrive.Settings{ReceiveWait: 100 * time.Millisecond}})
 	p.Poller, err = esm.New(esm.Options{
 		Queue:         p.Main,
-		InvokeTimeout: o.VisibilityTimeout / 6,
+		InvokeTimeout: invokeTimeout,
 		Concurrency:   2,
 		PollWait:      o.PollWait,
 		Log:           o.Log,
