@@ -26,7 +26,8 @@ func sourcesJSON(t *testing.T) []byte {
 	return b
 }
 
-// start runs a pipeline whose routes reach its own demo destination.
+// start runs a pipeline whose routes reach its own demo destination, with retries,
+// deferrals and breaker probes fast enough for tests.
 func start(t *testing.T) (*Pipeline, *Sender) {
 	t.Helper()
 	raw := sourcesJSON(t)
@@ -42,7 +43,9 @@ func start(t *testing.T) (*Pipeline, *Sender) {
 	p, err := New(Options{Sources: sources, DemoURL: "http://" + srv.Listener.Addr().String() + "/demo/destination",
 		Processor: processor.Settings{RetryBase: 50 * time.Millisecond, RetryMax: 50 * time.Millisecond, MinDelay: time.Millisecond, MaxAttempts: 20,
 			DeferMax: 100 * time.Millisecond},
-		Breaker: breaker.Settings{OpenFor: 300 * time.Millisecond}, Sender: sender})
+		Breaker: breaker.Settings{OpenFor: 300 * time.Millisecond}, Sender: sender,
+		// Invocations of 2 s: a duplicate that finds its twin leased waits at most that.
+		VisibilityTimeout: 12 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
