@@ -83,13 +83,15 @@ build-RedriveFunction:
 	@[ -n "$(ARTIFACTS_DIR)" ] || { echo "build-RedriveFunction: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
 	$(call lambda_build,redrive,$(ARTIFACTS_DIR)/bootstrap)
 
-# Operator commands. The deployed stack's redrive function (STACK, default tenaz), or
-# with LOCAL=1 the local runner of `make dev` (LOCAL_URL, default 127.0.0.1:3000).
+# Operator commands. They invoke the deployed stack's redrive function (STACK, default
+# tenaz, the samconfig stack name; region from samconfig.toml's ENV) and print its
+# report, or with LOCAL=1 POST the same request to the local runner of `make dev`
+# (LOCAL_URL, default http://127.0.0.1:3000).
 #   make dlq-report                        what is in the DLQ, by source, type, reason
 #   make replay FILTER='{"source": "stripe", "type": "payment_intent.*"}'
+# FILTER is required: FILTER='{}' replays every message in the DLQ.
 STACK ?= tenaz
 LOCAL_URL ?= http://127.0.0.1:3000
-FILTER ?= {}
 
 define redrive_invoke
 	@if [ -n "$(LOCAL)" ]; then \
@@ -103,6 +105,7 @@ dlq-report:
 	$(call redrive_invoke,{"dryRun": true})
 
 replay:
+	@[ -n '$(FILTER)' ] || { echo "make replay: set FILTER, e.g. FILTER='{\"source\": \"stripe\"}' (FILTER='{}' replays everything)" >&2; exit 2; }
 	$(call redrive_invoke,{"filter": $(FILTER)})
 
 # The chaos ledger: webhooks through the pipeline with faults injected at random.

@@ -109,7 +109,6 @@ expected_redrive = {
     ("sqs:ReceiveMessage", "WebhookDLQ"),
     ("sqs:DeleteMessage", "WebhookDLQ"),
     ("sqs:ChangeMessageVisibility", "WebhookDLQ"),
-    ("sqs:GetQueueAttributes", "WebhookDLQ"),
     ("sqs:SendMessage", "WebhookQueue"),
     ("dynamodb:UpdateItem", "IdempotencyTable"),
     ("dynamodb:GetItem", "BreakerTable"),
