@@ -179,9 +179,10 @@ func (s AWSSetup) Open(ctx context.Context) (AWSEnv, error) {
 	return env, nil
 }
 
-// queues finds the prefixed queues or creates them: the DLQ (14 days' retention),
-// the main queue with a redrive policy to it, and the DLQ's redrive allow policy
-// naming the main queue, as the template does. It reports whether it created them.
+// queues finds the prefixed queues or creates them as the template does: the DLQ
+// (14 days' retention), the main queue (4 days) with a redrive policy to it, and
+// the DLQ's redrive allow policy naming the main queue. It reports whether it
+// created them.
 func (s AWSSetup) queues(ctx context.Context) (mainURL, dlqURL string, created bool, err error) {
 	main, merr := s.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(s.Prefix + "webhooks")})
 	dlq, derr := s.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(s.Prefix + "webhooks-dlq")})
@@ -201,7 +202,10 @@ func (s AWSSetup) queues(ctx context.Context) (mainURL, dlqURL string, created b
 // the same name and attributes, so a half-finished earlier run is completed.
 func (s AWSSetup) createQueues(ctx context.Context) (mainURL, dlqURL string, err error) {
 	dlq, err := s.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(s.Prefix + "webhooks-dlq"),
-		Attributes: map[string]string{string(sqstypes.QueueAttributeNameMessageRetentionPeriod): "1209600"}})
+		Attributes: map[string]string{
+			string(sqstypes.QueueAttributeNameMessageRetentionPeriod): "1209600", // 14 days
+			string(sqstypes.QueueAttributeNameMaximumMessageSize):     "1048576",
+		}})
 	if err != nil {
 		return "", "", fmt.Errorf("create queue %swebhooks-dlq: %w", s.Prefix, err)
 	}
@@ -213,8 +217,10 @@ func (s AWSSetup) createQueues(ctx context.Context) (mainURL, dlqURL string, err
 	policy, _ := json.Marshal(map[string]string{"deadLetterTargetArn": dlqARN, "maxReceiveCount": strconv.Itoa(s.MaxReceiveCount)})
 	main, err := s.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(s.Prefix + "webhooks"),
 		Attributes: map[string]string{
-			string(sqstypes.QueueAttributeNameVisibilityTimeout): strconv.Itoa(int(s.VisibilityTimeout / time.Second)),
-			string(sqstypes.QueueAttributeNameRedrivePolicy):     string(policy),
+			string(sqstypes.QueueAttributeNameVisibilityTimeout):      strconv.Itoa(int(s.VisibilityTimeout / time.Second)),
+			string(sqstypes.QueueAttributeNameMessageRetentionPeriod): "345600", // 4 days
+			string(sqstypes.QueueAttributeNameMaximumMessageSize):     "1048576",
+			string(sqstypes.QueueAttributeNameRedrivePolicy):          string(policy),
 		}})
 	if err != nil {
 		return "", "", fmt.Errorf("create queue %swebhooks: %w", s.Prefix, err)
