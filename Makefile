@@ -95,7 +95,7 @@ LOCAL_URL ?= http://127.0.0.1:3000
 
 define redrive_invoke
 	@if [ -n "$(LOCAL)" ]; then \
-	  curl -fsS -X POST -H 'content-type: application/json' --data '$(1)' $(LOCAL_URL)/api/redrive; echo; \
+	  curl -sS --fail-with-body -X POST -H 'content-type: application/json' --data '$(1)' $(LOCAL_URL)/api/redrive; echo; \
 	else \
 	  $(SAM) remote invoke RedriveFunction --config-env $(ENV) --stack-name $(STACK) --event '$(1)'; \
 	fi
