@@ -32,8 +32,9 @@ type Config struct {
 	// Default 0.02.
 	PermanentRate float64
 	// StubbornRate: per webhook, the destination answers 503 to it on every call
-	// while the chaos lasts, so it exhausts its attempts and is dead-lettered, to be
-	// replayed at the end. Default 0.005.
+	// until the dead-letter queue is replayed at the end (a defect of the
+	// destination, fixed by then), so it exhausts its attempts, is dead-lettered
+	// with reason "exhausted" and is delivered by the replay. Default 0.005.
 	StubbornRate float64
 	// DuplicateRate: per webhook, the provider posts the same signed webhook again,
 	// once or twice, within 90 s. Default 0.1.

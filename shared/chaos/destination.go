@@ -51,7 +51,7 @@ func (d *destination) Do(req *http.Request) (*http.Response, error) {
 		status, apply = http.StatusServiceUnavailable, false
 	case ev.poison:
 		status, apply = http.StatusBadRequest, false
-	case s.chaos && ev.stubborn:
+	case ev.stubborn && !s.fixed:
 		status, apply = http.StatusServiceUnavailable, false
 	case s.chaos:
 		switch r := s.faults.Float64(); {

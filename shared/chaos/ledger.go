@@ -33,7 +33,7 @@ type Ledger struct {
 	Webhooks      int           // distinct webhooks the providers sent
 	SimulatedTime time.Duration // fake time from the start to the end of the run
 	Poison        int           // webhooks the destination rejects with 400 on every call
-	Stubborn      int           // webhooks the destination fails with 503 while the chaos lasts
+	Stubborn      int           // webhooks the destination fails with 503 until the replay
 
 	// The providers' side.
 	Posts          int // posts to ingest, duplicates and retries included
@@ -56,6 +56,9 @@ type Ledger struct {
 	Retried            int              // records scheduled again after a transient failure
 	Deferred           int              // records deferred: breaker open, probe failed, or leased elsewhere
 	Replayed           int              // dead letters the redrive moved back to the main queue
+	// DeadLetteredBeforeReplay counts the webhooks in the dead-letter queue before
+	// the replay, by reason (permanent ones are not replayed).
+	DeadLetteredBeforeReplay map[string]int
 
 	// The destination's side.
 	DestinationCalls int // calls received
@@ -89,7 +92,7 @@ func (l *Ledger) CrashCount() int {
 func (l *Ledger) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d: %d webhooks, %v simulated, %d invocations\n", l.Seed, l.Webhooks, l.SimulatedTime, l.Invocations)
-	fmt.Fprintf(&b, "  webhooks     poison (400 on every call) %d, stubborn (503 while the chaos lasts) %d\n", l.Poison, l.Stubborn)
+	fmt.Fprintf(&b, "  webhooks     poison (400 on every call) %d, stubborn (503 until the replay) %d\n", l.Poison, l.Stubborn)
 	fmt.Fprintf(&b, "  providers    posts %d, acked %d, duplicate posts %d, refused 5xx %d (webhooks refused then acked on retry %d), rejected 4xx %d\n",
 		l.Posts, l.Acked, l.DuplicatePosts, l.Refused, l.RefusedRetried, l.Rejected)
 	crashes := make([]string, 0, len(Boundaries))
@@ -99,19 +102,14 @@ func (l *Ledger) String() string {
 	fmt.Fprintf(&b, "  faults       send failures %d, lost deletes %d, store throttles %d, breaker store throttles %d, invocation timeouts %d\n",
 		l.SendFailures, l.LostDeletes, l.Throttles, l.BreakerThrottles, l.InvocationTimeouts)
 	fmt.Fprintf(&b, "  crashes      %d (%s)\n", l.CrashCount(), strings.Join(crashes, ", "))
-	fmt.Fprintf(&b, "  processor    duplicates absorbed %d, retried %d, deferred %d, breaker opens %d, replayed %d\n",
-		l.DuplicatesAbsorbed, l.Retried, l.Deferred, l.BreakerOpens, l.Replayed)
+	fmt.Fprintf(&b, "  processor    duplicates absorbed %d, retried %d, deferred %d, breaker opens %d\n",
+		l.DuplicatesAbsorbed, l.Retried, l.Deferred, l.BreakerOpens)
+	fmt.Fprintf(&b, "  replay       dead-lettered before it %d (%s), messages moved back %d\n",
+		sum(l.DeadLetteredBeforeReplay), byReason(l.DeadLetteredBeforeReplay), l.Replayed)
 	fmt.Fprintf(&b, "  destination  calls %d, 503 %d, timeouts %d, 400 %d, raw re-deliveries %d\n",
 		l.DestinationCalls, l.Unavailable, l.Timeouts, l.Rejections, l.Redeliveries)
-	reasons := make([]string, 0, len(l.DeadLettered))
-	dead := 0
-	for r, n := range l.DeadLettered {
-		reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
-		dead += n
-	}
-	slices.Sort(reasons)
 	fmt.Fprintf(&b, "  outcome      delivered once %d, dead-lettered %d (%s; %d messages), lost %d, doubled %d\n",
-		l.Delivered, dead, strings.Join(reasons, ", "), l.DeadLetterMessages, len(l.Lost), len(l.Doubled))
+		l.Delivered, sum(l.DeadLettered), byReason(l.DeadLettered), l.DeadLetterMessages, len(l.Lost), len(l.Doubled))
 	for _, k := range l.Lost {
 		fmt.Fprintf(&b, "  LOST     %s\n", k)
 	}
@@ -119,4 +117,25 @@ func (l *Ledger) String() string {
 		fmt.Fprintf(&b, "  DOUBLED  %s\n", k)
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// byReason prints counts by reason, sorted by reason: "exhausted 2, permanent 9".
+func byReason(m map[string]int) string {
+	reasons := make([]string, 0, len(m))
+	for r, n := range m {
+		reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
+	}
+	slices.Sort(reasons)
+	if len(reasons) == 0 {
+		return "none"
+	}
+	return strings.Join(reasons, ", ")
 }

@@ -107,6 +107,7 @@ type sim struct {
 	chaosUntil           time.Time
 	chaos                bool // faults are on
 	dead                 bool // the running invocation has crashed
+	fixed                bool // the destination no longer fails the stubborn webhooks
 	tokens               int
 	led                  Ledger
 	err                  error
@@ -124,7 +125,8 @@ func newSim(cfg Config, d defects) (*sim, error) {
 		byBody:    map[string]*event{},
 		completed: map[string]bool{},
 		start:     Epoch,
-		led:       Ledger{Seed: cfg.Seed, Webhooks: cfg.Webhooks, Crashes: map[Boundary]int{}, DeadLettered: map[string]int{}},
+		led: Ledger{Seed: cfg.Seed, Webhooks: cfg.Webhooks, Crashes: map[Boundary]int{},
+			DeadLettered: map[string]int{}, DeadLetteredBeforeReplay: map[string]int{}},
 	}
 	var err error
 	if s.sources, err = parseSources(); err != nil {
@@ -244,6 +246,7 @@ func (s *sim) simulate() {
 	s.chaos = true
 	s.runUntilQuiet(end)
 	if !s.cfg.NoReplay && s.err == nil {
+		s.fixed = true
 		s.replay()
 		s.runUntilQuiet(end)
 	}
@@ -359,15 +362,17 @@ func (q noWait) Receive(ctx context.Context, n int, _, visibility time.Duration)
 // replay moves the dead letters whose reason is not permanent back to the main
 // queue with the redrive, in runs of at most redrive.MaxIDs keys.
 func (s *sim) replay() {
+	reasons := s.deadLetters()
 	var keys []string
-	seen := map[string]bool{}
-	for _, m := range s.dlq.Peek(0) {
-		key := m.Attributes[envelope.AttrKey]
-		if key == "" || seen[key] || m.Attributes[processor.AttrReason] == processor.ReasonPermanent {
+	for _, ev := range s.events {
+		r, ok := reasons[ev.key]
+		if !ok {
 			continue
 		}
-		seen[key] = true
-		keys = append(keys, key)
+		s.led.DeadLetteredBeforeReplay[r]++
+		if r != processor.ReasonPermanent {
+			keys = append(keys, ev.key)
+		}
 	}
 	r := redrive.New(redrive.Options{DLQ: noWait{s.dlq}, Queue: s.main, Budget: s.store, Now: s.clock.Now})
 	for chunk := range slices.Chunk(keys, redrive.MaxIDs) {
@@ -380,20 +385,28 @@ func (s *sim) replay() {
 	}
 }
 
-// tally draws up the outcome of every webhook.
-func (s *sim) tally() {
-	deadReason := map[string]string{}
+// deadLetters returns the reason of every key in the dead-letter queue; a key
+// dead-lettered more than once keeps "permanent" if any copy has it, else the last
+// reason seen.
+func (s *sim) deadLetters() map[string]string {
+	reasons := map[string]string{}
 	for _, m := range s.dlq.Peek(0) {
-		s.led.DeadLetterMessages++
 		key := m.Attributes[envelope.AttrKey]
 		reason := m.Attributes[processor.AttrReason]
 		if reason == "" {
 			reason = ReasonMaxReceiveCount
 		}
-		if deadReason[key] != processor.ReasonPermanent {
-			deadReason[key] = reason
+		if reasons[key] != processor.ReasonPermanent {
+			reasons[key] = reason
 		}
 	}
+	return reasons
+}
+
+// tally draws up the outcome of every webhook.
+func (s *sim) tally() {
+	deadReason := s.deadLetters()
+	s.led.DeadLetterMessages = s.dlq.Snapshot().Total()
 	queued := s.main.Snapshot().Total()
 	for _, ev := range s.events {
 		if ev.acked {

@@ -1,0 +1,235 @@
+package chaos
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// small is a run of 200 webhooks over about 200 s with the faults that are rare per
+// webhook made frequent enough that a few seeds see every kind of them.
+func small(seed int64) Config {
+	return Config{
+		Seed:              seed,
+		Webhooks:          200,
+		ArrivalsPerSecond: 1,
+		PermanentRate:     0.05,
+		StubbornRate:      0.05,
+		CrashRate:         0.05,
+		TimeoutRate:       0.03,
+		Outage:            2 * time.Minute,
+	}
+}
+
+// runOK runs c and fails the test when the harness failed.
+func runOK(t *testing.T, c Config, d defects) Ledger {
+	t.Helper()
+	led, err := run(c, d)
+	if err != nil {
+		t.Fatalf("seed %d: %v\n%s", c.Seed, err, led.String())
+	}
+	return led
+}
+
+// Every webhook is acknowledged, then applied exactly once or dead-lettered as
+// poison; and the faults really happened, so the verdict is not vacuous.
+func TestNothingLostNothingDoubled(t *testing.T) {
+	t.Parallel()
+	seeds := []int64{1, 2, 3}
+	ledgers := make([]Ledger, len(seeds))
+	for i, seed := range seeds {
+		led := runOK(t, small(seed), defects{})
+		ledgers[i] = led
+		t.Logf("\n%s", led.String())
+		if !led.OK() {
+			t.Errorf("seed %d lost %d and doubled %d webhooks:\n%s", seed, len(led.Lost), len(led.Doubled), led.String())
+		}
+		if led.Acked != led.Webhooks {
+			t.Errorf("seed %d: %d of %d webhooks acknowledged", seed, led.Acked, led.Webhooks)
+		}
+		dead := 0
+		for reason, n := range led.DeadLettered {
+			dead += n
+			if reason != "permanent" {
+				t.Errorf("seed %d: %d webhooks left in the dead-letter queue with reason %q after the replay", seed, n, reason)
+			}
+		}
+		if led.Delivered+dead != led.Webhooks {
+			t.Errorf("seed %d: delivered %d + dead-lettered %d != %d webhooks", seed, led.Delivered, dead, led.Webhooks)
+		}
+		if led.DeadLettered["permanent"] != led.Poison {
+			t.Errorf("seed %d: %d webhooks dead-lettered as permanent, %d poison", seed, led.DeadLettered["permanent"], led.Poison)
+		}
+		// The stubborn webhooks fail until the replay: each must have been
+		// dead-lettered (not as permanent) and moved back.
+		if again := sum(led.DeadLetteredBeforeReplay) - led.DeadLetteredBeforeReplay["permanent"]; again < led.Stubborn || led.Replayed < led.Stubborn {
+			t.Errorf("seed %d: %d stubborn webhooks, %d dead-lettered for a replay, %d messages replayed", seed, led.Stubborn, again, led.Replayed)
+		}
+		if led.RefusedRetried == 0 && led.Refused > 0 {
+			t.Errorf("seed %d: %d refusals and no webhook acknowledged after one", seed, led.Refused)
+		}
+	}
+
+	total := func(f func(l *Ledger) int) int {
+		n := 0
+		for i := range ledgers {
+			n += f(&ledgers[i])
+		}
+		return n
+	}
+	happened := []struct {
+		fault string
+		count int
+	}{
+		{"destination 503", total(func(l *Ledger) int { return l.Unavailable })},
+		{"destination timeout", total(func(l *Ledger) int { return l.Timeouts })},
+		{"destination 400", total(func(l *Ledger) int { return l.Rejections })},
+		{"provider duplicate post", total(func(l *Ledger) int { return l.DuplicatePosts })},
+		{"lost delete (SQS redelivery)", total(func(l *Ledger) int { return l.LostDeletes })},
+		{"idempotency store throttle", total(func(l *Ledger) int { return l.Throttles })},
+		{"breaker store throttle", total(func(l *Ledger) int { return l.BreakerThrottles })},
+		{"queue send failure at ingest", total(func(l *Ledger) int { return l.SendFailures })},
+		{"webhook refused then acknowledged on retry", total(func(l *Ledger) int { return l.RefusedRetried })},
+		{"breaker open", total(func(l *Ledger) int { return l.BreakerOpens })},
+		{"raw re-delivery absorbed by the destination", total(func(l *Ledger) int { return l.Redeliveries })},
+		{"duplicate absorbed by the idempotency store", total(func(l *Ledger) int { return l.DuplicatesAbsorbed })},
+		{"dead letter replayed", total(func(l *Ledger) int { return l.Replayed })},
+	}
+	for _, b := range Boundaries {
+		happened = append(happened, struct {
+			fault string
+			count int
+		}{"crash " + string(b), total(func(l *Ledger) int { return l.Crashes[b] })})
+	}
+	for _, h := range happened {
+		if h.count == 0 {
+			t.Errorf("no %s in %d seeds: the run does not test it", h.fault, len(seeds))
+		}
+	}
+}
+
+// The same seed gives the same ledger; another seed another one.
+func TestSameSeedSameLedger(t *testing.T) {
+	t.Parallel()
+	a := runOK(t, small(42), defects{})
+	b := runOK(t, small(42), defects{})
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("seed 42 twice, two ledgers:\n%s\n---\n%s", a.String(), b.String())
+	}
+	if a.String() != b.String() {
+		t.Fatal("equal ledgers print differently")
+	}
+	c := runOK(t, small(43), defects{})
+	if reflect.DeepEqual(a, c) {
+		t.Fatalf("seeds 42 and 43 gave the same ledger: the seed is not used\n%s", a.String())
+	}
+}
+
+// The ledger catches real defects: a destination that ignores Idempotency-Key sees
+// the re-deliveries a crash forces as second effects; an idempotency store that
+// forgets completions lets Tenaz run completed events again; a poller that deletes
+// failed records loses them.
+func TestLedgerCatchesDefects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		defects     defects
+		wantDoubled string // a substring of every Doubled entry; "" for none expected
+		wantLost    string // a substring of every Lost entry; "" for none expected
+	}{
+		{"destination without dedupe", defects{noDedupe: true}, "times", ""},
+		{"store forgets completions", defects{forgetCompletions: true}, "called again after its completion was recorded", ""},
+		{"poller deletes failed records", defects{deleteFailures: true}, "", "dead-letter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			led := runOK(t, small(5), tt.defects)
+			if led.OK() {
+				t.Fatalf("the ledger found nothing wrong:\n%s", led.String())
+			}
+			check := func(what string, got []string, want string) {
+				t.Helper()
+				if want == "" {
+					if len(got) > 0 {
+						t.Errorf("%s %d, want none: %v", what, len(got), got)
+					}
+					return
+				}
+				if len(got) == 0 {
+					t.Errorf("nothing %s, want some", what)
+				}
+				for _, g := range got {
+					if !strings.Contains(g, want) {
+						t.Errorf("%s %q, want it to say %q", what, g, want)
+					}
+				}
+			}
+			check("doubled", led.Doubled, tt.wantDoubled)
+			check("lost", led.Lost, tt.wantLost)
+			if s := led.String(); !strings.Contains(s, "seed 5:") || !strings.Contains(s, "doubled "+strconv.Itoa(len(led.Doubled))) {
+				t.Errorf("the ledger does not print its seed and verdict:\n%s", s)
+			}
+			t.Logf("\n%s", led.String())
+		})
+	}
+}
+
+func TestConfigDefaultsAndLimits(t *testing.T) {
+	t.Parallel()
+	c, err := Config{CrashRate: -1, Outage: -1}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Webhooks != DefaultWebhooks || c.TransientRate != DefaultTransientRate || c.VisibilityTimeout != DefaultVisibilityTimeout {
+		t.Errorf("defaults not filled in: %+v", c)
+	}
+	if c.CrashRate != 0 || c.Outage != 0 {
+		t.Errorf("negative values must turn the fault off: crash rate %v, outage %v", c.CrashRate, c.Outage)
+	}
+	for _, bad := range []Config{
+		{Webhooks: -1},
+		{ThrottleRate: 1.5},
+		{SendFailRate: 1},
+		{InvocationTimeout: -time.Second},
+	} {
+		if _, err := Run(bad); err == nil {
+			t.Errorf("Run(%+v) accepted an invalid config", bad)
+		}
+	}
+}
+
+// With every fault off and no outage, every webhook is delivered at the first try:
+// no re-delivery, no duplicate, no dead letter beyond the poison.
+func TestQuietRunDeliversOnce(t *testing.T) {
+	t.Parallel()
+	off := -1.0
+	led := runOK(t, Config{Seed: 9, Webhooks: 100, PermanentRate: off, StubbornRate: off, TransientRate: off, TimeoutRate: off,
+		DuplicateRate: off, SendFailRate: off, LostDeleteRate: off, CrashRate: off, ThrottleRate: off, Outage: -1}, defects{})
+	if !led.OK() || led.Delivered != 100 || led.DestinationCalls != 100 || led.Posts != 100 ||
+		led.Redeliveries != 0 || led.DuplicatesAbsorbed != 0 || led.DeadLetterMessages != 0 || led.BreakerOpens != 0 {
+		t.Fatalf("a run without faults is not clean:\n%s", led.String())
+	}
+}
+
+func TestProviderBackoff(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		n        int
+		r        float64
+		from, to time.Duration
+	}{
+		{1, 0, 5 * time.Second, 5 * time.Second},
+		{1, 0.999, 5 * time.Second, 10 * time.Second},
+		{3, 0.5, 20 * time.Second, 40 * time.Second},
+		{7, 0.5, 5 * time.Minute, 10 * time.Minute},
+		{50, 0.999, 5 * time.Minute, 10 * time.Minute},
+	}
+	for _, tt := range tests {
+		if d := providerBackoff(tt.n, tt.r); d < tt.from || d > tt.to {
+			t.Errorf("providerBackoff(%d, %v) = %v, want within [%v, %v]", tt.n, tt.r, d, tt.from, tt.to)
+		}
+	}
+}
