@@ -201,16 +201,99 @@ func TestConfigDefaultsAndLimits(t *testing.T) {
 	}
 }
 
-// With every fault off and no outage, every webhook is delivered at the first try:
-// no re-delivery, no duplicate, no dead letter beyond the poison.
-func TestQuietRunDeliversOnce(t *testing.T) {
+// One fault at a time, everything else off: the ledger's counts follow from the
+// fault alone.
+func TestSingleFaults(t *testing.T) {
 	t.Parallel()
-	off := -1.0
-	led := runOK(t, Config{Seed: 9, Webhooks: 100, PermanentRate: off, StubbornRate: off, TransientRate: off, TimeoutRate: off,
-		DuplicateRate: off, SendFailRate: off, LostDeleteRate: off, CrashRate: off, ThrottleRate: off, Outage: -1}, defects{})
-	if !led.OK() || led.Delivered != 100 || led.DestinationCalls != 100 || led.Posts != 100 ||
-		led.Redeliveries != 0 || led.DuplicatesAbsorbed != 0 || led.DeadLetterMessages != 0 || led.BreakerOpens != 0 {
-		t.Fatalf("a run without faults is not clean:\n%s", led.String())
+	const n = 100
+	quiet := func(tune func(c *Config)) Config {
+		off := -1.0
+		c := Config{Seed: 9, Webhooks: n, ArrivalsPerSecond: 1, PermanentRate: off, StubbornRate: off, TransientRate: off,
+			TimeoutRate: off, DuplicateRate: off, SendFailRate: off, LostDeleteRate: off, CrashRate: off, ThrottleRate: off, Outage: -1}
+		if tune != nil {
+			tune(&c)
+		}
+		return c
+	}
+	tests := []struct {
+		name  string
+		cfg   Config
+		check func(t *testing.T, l *Ledger)
+	}{
+		{"no fault", quiet(nil), func(t *testing.T, l *Ledger) {
+			// Every webhook delivered at the first try: one post, one call, nothing
+			// absorbed, deferred or dead-lettered.
+			if l.Delivered != n || l.DestinationCalls != n || l.Posts != n || l.Redeliveries != 0 || l.DuplicatesAbsorbed != 0 ||
+				l.Deferred != 0 || l.DeadLetterMessages != 0 || l.BreakerOpens != 0 {
+				t.Error("a run without faults is not clean")
+			}
+		}},
+		{"outage", quiet(func(c *Config) { c.Outage = 4 * time.Minute }), func(t *testing.T, l *Ledger) {
+			// The breaker opens after the threshold's failures; then only one probe
+			// per open period (60 s) reaches the destination while it is down.
+			if l.BreakerOpens == 0 || l.Deferred == 0 {
+				t.Error("a 4-minute outage did not open the breaker")
+			}
+			if maxDown := 5 + 4 + 1; l.Unavailable > maxDown {
+				t.Errorf("%d calls answered 503 during a 4-minute outage; want at most %d (threshold, then one probe a minute)", l.Unavailable, maxDown)
+			}
+			if l.Delivered != n || l.DeadLetterMessages != 0 {
+				t.Error("an outage the breaker rode out left webhooks undelivered")
+			}
+		}},
+		{"provider duplicates", quiet(func(c *Config) { c.DuplicateRate = 0.5 }), func(t *testing.T, l *Ledger) {
+			// Every extra post is enqueued and absorbed by the idempotency store,
+			// before the destination sees it.
+			if l.DuplicatePosts == 0 || l.DuplicatesAbsorbed != l.DuplicatePosts || l.DestinationCalls != n || l.Posts != n+l.DuplicatePosts {
+				t.Errorf("%d duplicate posts, %d absorbed, %d calls", l.DuplicatePosts, l.DuplicatesAbsorbed, l.DestinationCalls)
+			}
+		}},
+		{"lost deletes", quiet(func(c *Config) { c.LostDeleteRate = 0.3 }), func(t *testing.T, l *Ledger) {
+			// A message whose delete was lost comes back and is absorbed as a
+			// duplicate (or its delete is lost again, and so on).
+			if l.LostDeletes == 0 || l.DuplicatesAbsorbed == 0 || l.DuplicatesAbsorbed > l.LostDeletes || l.DestinationCalls != n {
+				t.Errorf("%d lost deletes, %d duplicates absorbed, %d calls", l.LostDeletes, l.DuplicatesAbsorbed, l.DestinationCalls)
+			}
+		}},
+		{"send failures", quiet(func(c *Config) { c.SendFailRate = 0.3 }), func(t *testing.T, l *Ledger) {
+			// Every refused post is retried by its provider until one is accepted:
+			// one message per webhook, one call.
+			if l.SendFailures == 0 || l.Refused != l.SendFailures || l.Posts != n+l.Refused || l.DestinationCalls != n || l.RefusedRetried == 0 {
+				t.Errorf("%d send failures, %d refused, %d posts, %d calls", l.SendFailures, l.Refused, l.Posts, l.DestinationCalls)
+			}
+		}},
+		{"poison", quiet(func(c *Config) { c.PermanentRate = 0.2 }), func(t *testing.T, l *Ledger) {
+			// Each poison webhook is called once, rejected and dead-lettered as
+			// permanent; it is not replayed.
+			if l.Poison == 0 || l.Rejections != l.Poison || l.DeadLettered["permanent"] != l.Poison || l.Replayed != 0 || l.Delivered != n-l.Poison {
+				t.Errorf("%d poison, %d rejections, %v dead-lettered, %d replayed", l.Poison, l.Rejections, l.DeadLettered, l.Replayed)
+			}
+		}},
+		{"stubborn, replayed", quiet(func(c *Config) { c.StubbornRate = 0.1 }), func(t *testing.T, l *Ledger) {
+			if l.Stubborn == 0 || l.DeadLetteredBeforeReplay["exhausted"]+l.DeadLetteredBeforeReplay[ReasonMaxReceiveCount] != l.Stubborn ||
+				l.Replayed < l.Stubborn || l.Delivered != n {
+				t.Errorf("%d stubborn, %v dead-lettered before the replay, %d replayed, %d delivered", l.Stubborn, l.DeadLetteredBeforeReplay, l.Replayed, l.Delivered)
+			}
+		}},
+		{"stubborn, not replayed", quiet(func(c *Config) { c.StubbornRate = 0.1; c.NoReplay = true }), func(t *testing.T, l *Ledger) {
+			// Not lost: in the dead-letter queue with their reason.
+			if l.Stubborn == 0 || sum(l.DeadLettered) != l.Stubborn || l.Replayed != 0 || l.Delivered != n-l.Stubborn {
+				t.Errorf("%d stubborn, %v dead-lettered, %d replayed", l.Stubborn, l.DeadLettered, l.Replayed)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			led := runOK(t, tt.cfg, defects{})
+			if !led.OK() || led.Acked != n {
+				t.Errorf("lost or doubled, or not all acknowledged")
+			}
+			tt.check(t, &led)
+			if t.Failed() || testing.Verbose() {
+				t.Logf("\n%s", led.String())
+			}
+		})
 	}
 }
 

@@ -8,10 +8,11 @@
 // the queue refuses some sends, loses some deletes and redelivers; the idempotency
 // and breaker stores throttle; invocations crash at every step boundary; the
 // destination answers 503, times out (sometimes after applying the event), rejects
-// poison events with 400, fails some events for good, and goes down long enough to
-// open the breaker. Then the faults stop, the clock runs until the queue is empty,
-// the dead-letter queue's non-permanent entries are replayed, and the Ledger is
-// drawn up.
+// poison events with 400, fails a few events on every call until they are replayed,
+// and goes down long enough to open the breaker. Then the faults stop, the clock
+// runs until the queue is empty, the dead-letter queue's non-permanent entries are
+// replayed with the redrive (the destination fixed by then), the clock runs until
+// the queue is empty again, and the Ledger is drawn up.
 //
 // Invariants:
 //   - Run is deterministic: one goroutine drives everything (processor Concurrency
@@ -22,9 +23,12 @@
 //     ends (runtime.Goexit) outside any store lock, nothing of its batch is
 //     deleted, no visibility is changed after that point, and the lease it held
 //     stays until it runs out on the fake clock.
-//   - The ledger is kept by the providers' and the destination's side, never by
-//     Tenaz's own counters: effects are counted per event (recognised by its body),
-//     while the destination dedupes by Idempotency-Key as an idempotent API would.
+//   - The verdict is drawn from outside Tenaz: what the providers were answered,
+//     what the destination applied, what the dead-letter queue holds, and which
+//     completions the idempotency store accepted; the processor's own outcome
+//     counts are only reported. Effects are counted per event (recognised by its
+//     body), while the destination dedupes by Idempotency-Key as an idempotent API
+//     would.
 //     A webhook is Lost when it was never acknowledged, or was acknowledged and
 //     ends neither applied nor in the dead-letter queue with a reason; it is
 //     Doubled when its effect was applied twice, or when the destination was
