@@ -262,6 +262,30 @@ func TestSingleFaults(t *testing.T) {
 				t.Errorf("%d send failures, %d refused, %d posts, %d calls", l.SendFailures, l.Refused, l.Posts, l.DestinationCalls)
 			}
 		}},
+		{"slow timeouts", quiet(func(c *Config) { c.TimeoutRate = 0.3; c.TimeoutAfter = 25 * time.Second }), func(t *testing.T, l *Ledger) {
+			// Two 25-second timeouts overrun a 30-second invocation: its answer is
+			// discarded, and what it did is absorbed on the next delivery.
+			if l.Timeouts == 0 || l.InvocationTimeouts == 0 || l.Delivered != n {
+				t.Errorf("%d timeouts, %d invocation timeouts, %d delivered", l.Timeouts, l.InvocationTimeouts, l.Delivered)
+			}
+		}},
+		{"crashes", quiet(func(c *Config) { c.CrashRate = 0.1 }), func(t *testing.T, l *Ledger) {
+			// A crash after the destination call or before complete makes the
+			// destination see the event again; its Idempotency-Key absorbs it.
+			for _, b := range []Boundary{AfterClaim, AfterDestination, BeforeComplete, AfterComplete} {
+				if l.Crashes[b] == 0 {
+					t.Errorf("no crash %s", b)
+				}
+			}
+			if want := l.Crashes[AfterDestination] + l.Crashes[BeforeComplete]; l.Redeliveries < want || l.Delivered != n {
+				t.Errorf("%d raw re-deliveries after %d crashes between the call and the completion; %d delivered", l.Redeliveries, want, l.Delivered)
+			}
+		}},
+		{"throttles", quiet(func(c *Config) { c.ThrottleRate = 0.2 }), func(t *testing.T, l *Ledger) {
+			if l.Throttles == 0 || l.BreakerThrottles == 0 || l.Retried == 0 || l.Delivered != n {
+				t.Errorf("%d store throttles, %d breaker store throttles, %d retried, %d delivered", l.Throttles, l.BreakerThrottles, l.Retried, l.Delivered)
+			}
+		}},
 		{"poison", quiet(func(c *Config) { c.PermanentRate = 0.2 }), func(t *testing.T, l *Ledger) {
 			// Each poison webhook is called once, rejected and dead-lettered as
 			// permanent; it is not replayed.
