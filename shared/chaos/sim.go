@@ -24,10 +24,10 @@ import (
 	"github.com/tenaz/tenaz/shared/webhook"
 )
 
-// Epoch is where the fake clock starts: a fixed instant, so that runs repeat, and far
+// epoch is where the fake clock starts: a fixed instant, so that runs repeat, and far
 // ahead of the wall clock, so that contexts whose deadlines are taken from the fake
 // clock never end by themselves while the simulation runs.
-var Epoch = time.Date(2100, time.January, 1, 0, 0, 0, 0, time.UTC)
+var epoch = time.Date(2100, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 // tick is the step of the fake clock between two rounds of posts and polls.
 const tick = time.Second
@@ -118,13 +118,13 @@ func newSim(cfg Config, d defects) (*sim, error) {
 	s := &sim{
 		cfg:       cfg,
 		defects:   d,
-		clock:     &clock{t: Epoch},
+		clock:     &clock{t: epoch},
 		sender:    rand.New(rand.NewPCG(seed, streamSender)),
 		faults:    rand.New(rand.NewPCG(seed, streamFaults)),
 		jitter:    rand.New(rand.NewPCG(seed, streamJitter)),
 		byBody:    map[string]*event{},
 		completed: map[string]bool{},
-		start:     Epoch,
+		start:     epoch,
 		led: Ledger{Seed: cfg.Seed, Webhooks: cfg.Webhooks, Crashes: map[Boundary]int{},
 			DeadLettered: map[string]int{}, DeadLetteredBeforeReplay: map[string]int{}},
 	}
