@@ -20,10 +20,15 @@
 //     sent, so an exhausted event gets a fresh budget. A completed record refuses the
 //     reset and the replay is then acknowledged as a duplicate; a missing record needs
 //     no reset. A store failure leaves the message in the dead-letter queue.
+//   - A run replays the dead-letter queue as it was when the run started: a message
+//     sent to it later (SentTimestamp after the run's start; typically an event this
+//     run replayed that the processor failed again) stays there (newer). So one run
+//     gives a still-failing event one more attempt, not a round trip per redrive the
+//     limit allows.
 //   - Every message the run receives and does not move (not matching, over the limit,
-//     undecodable, failed, beyond max, or a dry run) stays in the dead-letter queue,
-//     unchanged, and is made visible again before Run returns. Until then the run
-//     keeps it invisible, so that each receive brings messages it has not examined.
+//     newer, undecodable, failed, beyond max, or a dry run) stays in the dead-letter
+//     queue, unchanged, and is made visible again before Run returns. Until then the
+//     run keeps it invisible, so that each receive brings messages it has not examined.
 //   - A run terminates: it remembers the ids it has seen and stops when the queue is
 //     empty, when a receive brings only seen messages, when max is reached, or
 //     DeadlineMargin before the context's deadline (stoppedEarly, with the counts so

@@ -340,6 +340,12 @@ func (x *run) batch(ctx context.Context, msgs []queue.Received) error {
 		c.Matched++
 		n := redriveCount(m.Attributes)
 		switch {
+		case m.SentAt.After(x.start):
+			// Dead-lettered after the run started: most likely an event this run
+			// replayed and the processor failed again. Moving it would replay the
+			// event again in the same run, round after round up to the limit.
+			c.Newer++
+			x.hold(m)
 		case n >= x.r.set.Limit:
 			c.OverLimit++
 			x.hold(m)

@@ -940,3 +940,103 @@ func TestReleaseFailure(t *testing.T) {
 		t.Fatalf("dead-letter queue holds %d, want 15", n)
 	}
 }
+
+// refailing is a main queue whose processor fails every event again soon after it
+// arrives, while the run is still going on: each message sent comes back to the
+// dead-letter queue a millisecond later as the processor dead-letters it (its
+// attributes, redriveCount included, and the dead-letter ones), under a new id.
+type refailing struct {
+	sender redrive.Sender
+	h      *harness
+}
+
+func (r refailing) SendBatch(ctx context.Context, ms []queue.Message) ([]queue.BatchResult, error) {
+	res, err := r.sender.SendBatch(ctx, ms)
+	if err != nil {
+		return res, err
+	}
+	r.h.clock.Advance(time.Millisecond)
+	for i, m := range ms {
+		if res[i].Err != nil {
+			continue
+		}
+		attrs := maps.Clone(m.Attributes)
+		attrs[processor.AttrReason] = processor.ReasonPermanent
+		attrs[processor.AttrLastError] = "forward: HTTP 422 Unprocessable Entity"
+		if _, err := r.h.dlq.Send(ctx, queue.Message{Body: m.Body, Attributes: attrs}); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// A run replays the dead-letter queue as it was when it started. An event it replayed
+// that comes back during the run (the processor failed it again) stays there for a
+// later run: one run costs a still-failing event one more attempt, not its whole
+// redrive limit. Copies of an event that were there before the run all move.
+func TestRunLeavesWhatArrivesDuringIt(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		copies    int  // messages of the event in the dead-letter queue before the run
+		refail    bool // the processor dead-letters every replayed message again at once
+		limit     int  // 0: the default
+		want      redrive.Counts
+		wantCount []string // redriveCount of each message left in the dead-letter queue, sorted
+	}{
+		{name: "failed again during the run", copies: 1, refail: true,
+			want: redrive.Counts{Seen: 2, Matched: 2, Moved: 1, Newer: 1}, wantCount: []string{"1"}},
+		{name: "failed again, high limit", copies: 1, refail: true, limit: 1000,
+			want: redrive.Counts{Seen: 2, Matched: 2, Moved: 1, Newer: 1}, wantCount: []string{"1"}},
+		{name: "failed again, reaching the limit", copies: 1, refail: true, limit: 1,
+			want: redrive.Counts{Seen: 2, Matched: 2, Moved: 1, Newer: 1}, wantCount: []string{"1"}},
+		{name: "two copies, both failed again", copies: 2, refail: true,
+			want: redrive.Counts{Seen: 4, Matched: 4, Moved: 2, Newer: 2}, wantCount: []string{"1", "1"}},
+		{name: "two copies", copies: 2,
+			want: redrive.Counts{Seen: 2, Matched: 2, Moved: 2}, wantCount: nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			e := event("github", "d-again", "push", 0)
+			for range c.copies {
+				h.deadLetter(t, e, nil)
+			}
+			r := h.redriver(func(o *redrive.Options) {
+				o.Settings.Limit = c.limit
+				if c.refail {
+					o.Queue = refailing{sender: o.Queue, h: h}
+				}
+			})
+			rep := run(t, r, redrive.Request{})
+			if rep.Counts != c.want {
+				t.Fatalf("counts %+v, want %+v", rep.Counts, c.want)
+			}
+			var counts []string
+			for _, m := range contents(h.dlq) {
+				counts = append(counts, m.Attrs[redrive.AttrRedriveCount])
+			}
+			slices.Sort(counts)
+			if !slices.Equal(counts, c.wantCount) {
+				t.Fatalf("dead-letter queue: redriveCounts %q, want %q", counts, c.wantCount)
+			}
+			if n := len(contents(h.main)); n != c.want.Moved {
+				t.Fatalf("main queue holds %d messages, want %d", n, c.want.Moved)
+			}
+			allVisible(t, h.dlq)
+
+			// The next run takes what arrived during this one, unless the limit keeps it.
+			if c.refail {
+				next := run(t, h.redriver(func(o *redrive.Options) { o.Settings.Limit = c.limit }), redrive.Request{})
+				want := redrive.Counts{Seen: c.want.Newer, Matched: c.want.Newer, Moved: c.want.Newer}
+				if c.limit == 1 {
+					want = redrive.Counts{Seen: c.want.Newer, Matched: c.want.Newer, OverLimit: c.want.Newer}
+				}
+				if next.Counts != want {
+					t.Fatalf("next run: counts %+v, want %+v", next.Counts, want)
+				}
+			}
+		})
+	}
+}

@@ -18,7 +18,7 @@ const (
 
 // Counts are the run's messages by outcome. Every message seen counts in exactly
 // one of Undecodable, Skipped or Matched; every matched one in exactly one of
-// OverLimit, Moved, DryRun, SendFailed, DeleteFailed, ResetFailed or Left.
+// OverLimit, Newer, Moved, DryRun, SendFailed, DeleteFailed, ResetFailed or Left.
 type Counts struct {
 	Seen        int `json:"seen"`        // distinct messages received from the dead-letter queue
 	Matched     int `json:"matched"`     // decodable and matching the filter
@@ -28,6 +28,11 @@ type Counts struct {
 	OverLimit   int `json:"overLimit"`   // matching, but redriveCount reached the redrive limit; released
 	Undecodable int `json:"undecodable"` // the body is not an envelope; released
 	SendFailed  int `json:"sendFailed"`  // the send failed; left in the dead-letter queue
+	// Newer matched, but reached the dead-letter queue after the run started (its
+	// SentTimestamp is later): an event this run replayed that the processor failed
+	// again, or a new failure. A run replays the queue as it was when it started;
+	// these are released, for a later run.
+	Newer int `json:"newer"`
 	// DeleteFailed were sent but stay in the dead-letter queue too: a later redrive
 	// sends them again, and idempotency absorbs the copy.
 	DeleteFailed int `json:"deleteFailed"`
@@ -133,8 +138,8 @@ func (r *Report) finish(elapsed time.Duration) {
 // Summary is a one-line account of the run for errors and logs.
 func (r *Report) Summary() string {
 	c := r.Counts
-	return fmt.Sprintf("seen %d, matched %d, moved %d, dry run %d, skipped %d, over limit %d, undecodable %d, send failed %d, delete failed %d, reset failed %d, left %d; stop %s",
-		c.Seen, c.Matched, c.Moved, c.DryRun, c.Skipped, c.OverLimit, c.Undecodable, c.SendFailed, c.DeleteFailed, c.ResetFailed, c.Left, r.Stop)
+	return fmt.Sprintf("seen %d, matched %d, moved %d, dry run %d, skipped %d, over limit %d, newer %d, undecodable %d, send failed %d, delete failed %d, reset failed %d, left %d; stop %s",
+		c.Seen, c.Matched, c.Moved, c.DryRun, c.Skipped, c.OverLimit, c.Newer, c.Undecodable, c.SendFailed, c.DeleteFailed, c.ResetFailed, c.Left, r.Stop)
 }
 
 func orUnknown(s string) string {
