@@ -311,7 +311,10 @@ func TestE2ERedriveExhaustedEventGetsFreshBudget(t *testing.T) {
 // with its redriveCount kept, replayed again, until the count reaches
 // TENAZ_REDRIVE_LIMIT (2 here). Then the redrive function leaves it in the
 // dead-letter queue (overLimit) and the destination hears no more of it. Each replay
-// resets the attempts, so every request is attempt 1.
+// is one round trip: the processor dead-letters the event again within milliseconds,
+// while the run is still reading the queue, and the run leaves that copy for the next
+// run (newer) instead of replaying it again. Each replay resets the attempts, so every
+// request is attempt 1.
 func TestE2ERedriveLimitEndsTheRoundTrips(t *testing.T) {
 	s := sample(t, "github.json")
 	key := s.Source + ":" + s.ID
