@@ -285,11 +285,16 @@ func TestOneProbePerOpenPeriodAcrossContainers(t *testing.T) {
 			trips++
 		}
 	}
-	calls := s.dest.callsBetween(start, s.clock.Now())
-	// The first trip takes the threshold's calls (plus those of the second container
-	// before it saw the trip, at most one batch); every reopening took one probe.
-	if probes := calls - breaker.DefaultFailureThreshold; probes > trips || trips < 5 {
-		t.Fatalf("%d calls for %d openings: more than one probe per open period", calls, trips)
+	// The first trip happens in the first poll, at the start time: it takes at least
+	// the threshold's calls, plus those already past Allow in the other goroutines
+	// when the threshold was reached (at most the two batches of that poll). Every
+	// later call is a probe, and each failed probe reopened the breaker.
+	opening := s.dest.callsBetween(start, start.Add(time.Nanosecond))
+	if opening < breaker.DefaultFailureThreshold || opening > 2*10 {
+		t.Fatalf("%d calls before the first trip; want between the threshold and two batches", opening)
+	}
+	if probes := s.dest.callsBetween(start.Add(time.Nanosecond), s.clock.Now()); probes > trips || trips < 5 {
+		t.Fatalf("%d probes for %d openings: more than one probe per open period", probes, trips)
 	}
 	s.dest.set(false)
 	s.run(20*time.Minute, time.Second)
