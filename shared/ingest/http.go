@@ -11,7 +11,8 @@ import (
 )
 
 // HandleAPIGateway serves an API Gateway HTTP API (payload v2) request for the route
-// POST /webhooks/{source}.
+// POST /webhooks/{source}, or a Lambda Function URL request (the same payload, no
+// route: the source is taken from the path /webhooks/{source}).
 func (s *Service) HandleAPIGateway(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	body := []byte(req.Body)
 	if req.IsBase64Encoded {
@@ -29,8 +30,30 @@ func (s *Service) HandleAPIGateway(ctx context.Context, req events.APIGatewayV2H
 		}
 	}
 	method := req.RequestContext.HTTP.Method
-	res := s.Handle(ctx, Request{Method: method, Source: req.PathParameters["source"], Headers: headers, Body: body})
+	source, ok := req.PathParameters["source"]
+	if !ok {
+		// A Lambda Function URL sends the same payload (version 2.0) without a route:
+		// the source comes from the path itself.
+		if source, ok = sourceFromPath(req.RawPath); !ok {
+			return apiResponse(refuse(http.StatusNotFound, OutcomeUnknownSource, "no such path; webhooks are POSTed to /webhooks/{source}")), nil
+		}
+	}
+	res := s.Handle(ctx, Request{Method: method, Source: source, Headers: headers, Body: body})
 	return apiResponse(res), nil
+}
+
+// sourceFromPath returns {source} of a path /webhooks/{source} (one trailing slash
+// allowed), and false for any other path.
+func sourceFromPath(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "/webhooks/")
+	if !ok {
+		return "", false
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	if rest == "" || strings.Contains(rest, "/") {
+		return "", false
+	}
+	return rest, true
 }
 
 func lowerKeys(m map[string]string) bool {
