@@ -100,7 +100,9 @@ const (
 func (s *Service) Handle(ctx context.Context, req Request) Result {
 	res := s.handle(ctx, req)
 	res.Source = req.Source
-	lvl := slog.LevelInfo
+	// An accepted webhook logs at DEBUG: SQS and the API's metrics count them, and a
+	// line per webhook would be the largest item of the CloudWatch Logs bill.
+	lvl := slog.LevelDebug
 	if res.Status >= 500 {
 		lvl = slog.LevelError
 	} else if res.Status >= 400 {
