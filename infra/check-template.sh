@@ -165,6 +165,32 @@ check(not any(r.get("Type") in ("AWS::Lambda::EventSourceMapping", "AWS::Lambda:
 params = cfn["Parameters"]
 def default(name):
     return int(params[name]["Default"])
+
+# The optional function URL front door: off by default, only on the ingest function,
+# and its public invoke permission limited to calls through the URL.
+check(params.get("FunctionUrl", {}).get("Default") == "false", "FunctionUrl does not default to false")
+check(cfn["Conditions"].get("FunctionUrlOn") == {"Fn::Equals": [{"Ref": "FunctionUrl"}, "true"]},
+      "FunctionUrlOn is not FunctionUrl == 'true'")
+urls = {n: r for n, r in res.items() if r.get("Type") == "AWS::Lambda::Url"}
+check(list(urls) == ["IngestFunctionUrl"], f"function URLs {list(urls)}, want IngestFunctionUrl only")
+for n, r in urls.items():
+    check(r.get("Condition") == "FunctionUrlOn", f"{n} is not conditional on FunctionUrlOn")
+    check(r["Properties"].get("TargetFunctionArn") == {"Fn::GetAtt": ["IngestFunction", "Arn"]}, f"{n} does not target IngestFunction")
+public = [(n, r) for n, r in res.items() if r.get("Type") == "AWS::Lambda::Permission" and r["Properties"].get("Principal") == "*"]
+check(sorted(n for n, _ in public) == ["IngestFunctionUrlInvokePermission", "IngestFunctionUrlPermission"],
+      f"public invoke permissions {[n for n, _ in public]}, want only the ingest function URL's two")
+for n, r in public:
+    p = r["Properties"]
+    check(r.get("Condition") == "FunctionUrlOn" and p.get("FunctionName") == {"Ref": "IngestFunction"},
+          f"{n} is not the ingest function's, conditional on FunctionUrlOn")
+    check((p.get("Action") == "lambda:InvokeFunctionUrl" and p.get("FunctionUrlAuthType") == "NONE")
+          or (p.get("Action") == "lambda:InvokeFunction" and p.get("InvokedViaFunctionUrl") is True),
+          f"{n} allows {p.get('Action')} beyond calls through the function URL")
+check(params.get("PlatformLogLevel", {}).get("Default") == "WARN", "PlatformLogLevel does not default to WARN")
+for fn in ("IngestFunction", "ProcessorFunction", "RedriveFunction"):
+    lc = res[fn]["Properties"].get("LoggingConfig", {})
+    check(lc.get("LogFormat") == "JSON" and lc.get("SystemLogLevel") == {"Ref": "PlatformLogLevel"},
+          f"{fn} does not log JSON with SystemLogLevel !Ref PlatformLogLevel")
 redrive = res["RedriveFunction"]["Properties"]
 check(redrive.get("Timeout") == {"Ref": "RedriveTimeout"} and default("RedriveTimeout") == 300
       and int(params["RedriveTimeout"]["MaxValue"]) == 900,
