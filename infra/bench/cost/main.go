@@ -1,0 +1,163 @@
+// Command cost prices a million 2 KB webhooks for each scenario the billing test
+// measured on moto, from those request counts, the template's settings, the
+// measured start-up times and a dated price table. `make bench` runs it:
+//
+//	go run ./infra/bench/cost -requests .run/bench/requests.json \
+//	    -startup .run/bench/startup.json [-prices infra/bench/prices.json] \
+//	    [-template template.yaml] [-out .run/bench/cost.json]
+//
+// A 2 KB webhook is one API Gateway request (metered per 512 KB) and one SQS
+// request per call (metered per 64 KB), so below 64 KB the size changes nothing but
+// the bytes logged. Exit status 1 when an input is missing or malformed; a missed
+// target is printed, not an error.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/tenaz/tenaz/shared/idempotency"
+)
+
+// Targets, US dollars per million webhooks on the happy path.
+var targets = map[FrontDoor]float64{HTTPAPI: 3.05, FunctionURL: 2.10}
+
+func main() {
+	prices := flag.String("prices", "infra/bench/prices.json", "dated price table")
+	tmpl := flag.String("template", "template.yaml", "SAM template")
+	requests := flag.String("requests", ".run/bench/requests.json", "requests per webhook measured on moto")
+	startup := flag.String("startup", ".run/bench/startup.json", "start-up times measured by infra/bench/startup")
+	out := flag.String("out", "", "write the figures as JSON here too")
+	flag.Parse()
+	if err := run(os.Stdout, *prices, *tmpl, *requests, *startup, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "cost:", err)
+		os.Exit(1)
+	}
+}
+
+// Result is what -out receives.
+type Result struct {
+	PricesAsOf string       `json:"pricesAsOf"`
+	Region     string       `json:"region"`
+	Scenarios  []ScenarioUS `json:"scenarios"`
+	Fixed      float64      `json:"fixedMonthlyUsd"`
+}
+
+// ScenarioUS is the price of a million webhooks of one scenario per front door.
+type ScenarioUS struct {
+	Name        string  `json:"name"`
+	HTTPAPI     float64 `json:"httpApiUsdPerMillion"`
+	FunctionURL float64 `json:"functionUrlUsdPerMillion"`
+}
+
+func run(w io.Writer, pricesPath, tmplPath, requestsPath, startupPath, outPath string) error {
+	var t PriceTable
+	if err := readJSON(pricesPath, &t); err != nil {
+		return err
+	}
+	var req Requests
+	if err := readJSON(requestsPath, &req); err != nil {
+		return err
+	}
+	var st struct {
+		Functions []struct {
+			Name            string  `json:"name"`
+			StartupMedianMs float64 `json:"startupMedianMs"`
+		} `json:"functions"`
+	}
+	if err := readJSON(startupPath, &st); err != nil {
+		return err
+	}
+	start := Startup{}
+	for _, f := range st.Functions {
+		start[f.Name] = f.StartupMedianMs
+	}
+	d, err := ReadDeployment(tmplPath, idempotency.DefaultRetention.Hours()/24)
+	if err != nil {
+		return err
+	}
+	if req.BatchSize != d.BatchSize {
+		return fmt.Errorf("requests were measured with batches of %d; the template's BatchSize is %d", req.BatchSize, d.BatchSize)
+	}
+	res := Result{PricesAsOf: t.AsOf, Region: t.Region}
+	fmt.Fprintf(w, "Cost per million 2 KB webhooks: prices of %s (%s), template %s %v MB, batches of %d, platform logs %s\n",
+		t.AsOf, t.Region, d.Arch, d.MemoryMB["processor"], d.BatchSize, d.PlatformLogLevel)
+	fmt.Fprintf(w, "%-18s %14s %14s\n", "scenario", string(HTTPAPI), string(FunctionURL))
+	var happy map[FrontDoor][]Line
+	for _, s := range req.Scenarios {
+		row := ScenarioUS{Name: s.Name}
+		byDoor := map[FrontDoor][]Line{}
+		for _, door := range []FrontDoor{HTTPAPI, FunctionURL} {
+			lines, total, err := CostPerMillion(s, door, d, t, start, req.MaxIdempotencyItemBytes)
+			if err != nil {
+				return err
+			}
+			byDoor[door] = lines
+			if door == HTTPAPI {
+				row.HTTPAPI = total
+			} else {
+				row.FunctionURL = total
+			}
+		}
+		if s.Name == "happy" {
+			happy = byDoor
+		}
+		res.Scenarios = append(res.Scenarios, row)
+		fmt.Fprintf(w, "%-18s %13s %14s\n", s.Name, usd(row.HTTPAPI)+mark(s.Name, HTTPAPI, row.HTTPAPI), usd(row.FunctionURL)+mark(s.Name, FunctionURL, row.FunctionURL))
+	}
+	if happy == nil {
+		return fmt.Errorf("%s has no happy scenario", requestsPath)
+	}
+	fmt.Fprintf(w, "targets on the happy path: <= %s via %s, <= %s via %s (* = missed)\n", usd(targets[HTTPAPI]), HTTPAPI, usd(targets[FunctionURL]), FunctionURL)
+	fmt.Fprintf(w, "\nhappy path, per million webhooks via %s:\n", HTTPAPI)
+	for _, l := range happy[HTTPAPI] {
+		fmt.Fprintf(w, "  %-18s %9s  %s\n", l.Name, usd(l.USD), l.How)
+	}
+	fixed, total, err := FixedMonthly(t)
+	if err != nil {
+		return err
+	}
+	res.Fixed = total
+	fmt.Fprintf(w, "\nfixed per month, with no traffic: %s\n", usd(total))
+	for _, l := range fixed {
+		fmt.Fprintf(w, "  %-18s %9s  %s\n", l.Name, usd(l.USD), l.How)
+	}
+	if outPath != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(outPath, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if _, err := time.Parse("2006-01-02", t.AsOf); err != nil {
+		return fmt.Errorf("price table date %q: %w", t.AsOf, err)
+	}
+	return nil
+}
+
+// mark flags a happy-path figure above its target.
+func mark(scenario string, door FrontDoor, v float64) string {
+	if scenario == "happy" && v > targets[door] {
+		return "*"
+	}
+	return " "
+}
+
+func usd(v float64) string { return fmt.Sprintf("$%.3f", v) }
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}

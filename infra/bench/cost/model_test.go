@@ -1,0 +1,144 @@
+package main
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func testPrices(t *testing.T) PriceTable {
+	t.Helper()
+	var p PriceTable
+	if err := readJSON(filepath.Join("..", "prices.json"), &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func happy() Scenario {
+	return Scenario{Name: "happy", Webhooks: 100,
+		PerWebhook: PerWebhook{APIGateway: 1, LambdaInvokes: 1.1, SQS: 1.2, DynamoDBWrites: 2},
+		Lambda:     map[string]int{"ingest": 100, "processor": 10}}
+}
+
+var deployment = Deployment{MemoryMB: map[string]float64{"ingest": 256, "processor": 256, "redrive": 256},
+	Arch: "arm64", BatchSize: 10, PlatformLogLevel: "WARN", RetentionDays: 7}
+
+// The happy path priced by hand from the same table: each component is the formula
+// the README states, with the numbers written out.
+func TestHappyPathByHand(t *testing.T) {
+	p := testPrices(t)
+	a := p.Assumptions
+	gb := 256.0 / 1024
+	ingestMs, procMs := math.Ceil(a.SQSSendMs), math.Ceil(2*a.DynamoDBWriteMs+a.DestinationMs)
+	want := 1*p.Prices["apiGatewayHttpPerMillion"].USD +
+		1.1*p.Prices["lambdaRequestsPerMillion"].USD +
+		(1*ingestMs+0.1*procMs)/1000*gb*1e6*p.Prices["lambdaArmGBSecond"].USD +
+		(1+0.1)*a.ColdStartsPerMillionInvocations/1e6*(12.0/1000)*gb*1e6*p.Prices["lambdaArmGBSecond"].USD +
+		1.2*p.Prices["sqsStandardPerMillion"].USD +
+		2*1*p.Prices["dynamodbWriteUnitsPerMillion"].USD +
+		1e6*(300+a.AvgIdempotencyItemOverheadBytes)/1e9*(7/30.44)*p.Prices["dynamodbStorageGBMonth"].USD
+	_, got, err := CostPerMillion(happy(), HTTPAPI, deployment, p, Startup{"ingest": 12, "processor": 12}, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(got-want) > 1e-9 {
+		t.Fatalf("happy path via HTTP API: $%.6f, want $%.6f", got, want)
+	}
+	_, url, err := CostPerMillion(happy(), FunctionURL, deployment, p, Startup{"ingest": 12, "processor": 12}, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got - url; math.Abs(d-p.Prices["apiGatewayHttpPerMillion"].USD) > 1e-9 {
+		t.Fatalf("function URL saves $%.6f per million, want the HTTP API's price", d)
+	}
+}
+
+// Item size sets the units: a 1.5 KB record costs two write units per write.
+func TestWriteUnitsFollowItemSize(t *testing.T) {
+	p := testPrices(t)
+	st := Startup{"ingest": 10, "processor": 10}
+	small, _, err := CostPerMillion(happy(), HTTPAPI, deployment, p, st, 900)
+	if err != nil {
+		t.Fatal(err)
+	}
+	large, _, err := CostPerMillion(happy(), HTTPAPI, deployment, p, st, 1536)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddb := func(lines []Line) float64 {
+		for _, l := range lines {
+			if l.Name == "DynamoDB requests" {
+				return l.USD
+			}
+		}
+		t.Fatal("no DynamoDB line")
+		return 0
+	}
+	if r := ddb(large) / ddb(small); math.Abs(r-2) > 1e-9 {
+		t.Fatalf("1.5 KB items cost %.2fx 0.9 KB items, want 2x", r)
+	}
+}
+
+// Platform lines at INFO are billed as logs; at WARN they are not written.
+func TestPlatformLinesCostAtInfo(t *testing.T) {
+	p := testPrices(t)
+	st := Startup{"ingest": 10, "processor": 10}
+	d := deployment
+	_, warn, _ := CostPerMillion(happy(), HTTPAPI, d, p, st, 300)
+	d.PlatformLogLevel = "INFO"
+	_, info, err := CostPerMillion(happy(), HTTPAPI, d, p, st, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 1.1 * platformLineBytes * 1e6 / 1e9 * (p.Prices["logsIngestionGB"].USD + p.Prices["logsStorageGBMonth"].USD*p.Assumptions.LogRetentionDays/30.44)
+	if math.Abs(info-warn-want) > 1e-9 {
+		t.Fatalf("INFO adds $%.6f, want $%.6f", info-warn, want)
+	}
+}
+
+// Bad inputs are errors that say what is missing, not a wrong figure.
+func TestBadInputs(t *testing.T) {
+	p := testPrices(t)
+	st := Startup{"ingest": 10, "processor": 10}
+	noPrice := p
+	noPrice.Prices = map[string]Price{}
+	x86 := deployment
+	x86.Arch = "x86_64"
+	for name, c := range map[string]struct {
+		s  Scenario
+		d  Deployment
+		p  PriceTable
+		st Startup
+	}{
+		"missing price":   {happy(), deployment, noPrice, st},
+		"x86":             {happy(), x86, p, st},
+		"no webhooks":     {Scenario{Name: "empty"}, deployment, p, st},
+		"no startup time": {happy(), deployment, p, Startup{"ingest": 10}},
+	} {
+		if _, _, err := CostPerMillion(c.s, HTTPAPI, c.d, c.p, c.st, 300); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// The repository's template is read as deployed: arm64, 256 MB, batches of 10,
+// platform logs at WARN.
+func TestReadsTheTemplate(t *testing.T) {
+	d, err := ReadDeployment(filepath.Join("..", "..", "..", "template.yaml"), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Arch != "arm64" || d.BatchSize != 10 || d.PlatformLogLevel != "WARN" {
+		t.Fatalf("deployment %+v", d)
+	}
+	for _, fn := range []string{"ingest", "processor", "redrive"} {
+		if d.MemoryMB[fn] != 256 {
+			t.Fatalf("%s memory %v MB, want 256", fn, d.MemoryMB[fn])
+		}
+	}
+	if _, err := ReadDeployment(filepath.Join("..", "prices.json"), 7); err == nil || !strings.Contains(err.Error(), "Resources") && !strings.Contains(err.Error(), "has no") {
+		t.Fatalf("a file that is not a template: %v", err)
+	}
+}
