@@ -321,6 +321,28 @@ func (b *Breaker) reportProbe(ctx context.Context, e *entry, t Ticket, success b
 	return nil
 }
 
+// Release gives back a probe ticket whose call was not made (the work turned out to
+// need no call: a duplicate, work another worker holds), so that the next caller may
+// probe at once instead of waiting for the lease to run out. Releasing a ticket that
+// is not a probe, or whose generation the breaker has left, changes nothing and
+// returns nil. The error is the store's, wrapped; the lease then runs out on its own.
+func (b *Breaker) Release(ctx context.Context, t Ticket) error {
+	if t.name == "" {
+		return fmt.Errorf("release: %w", errNoName)
+	}
+	if !t.probe {
+		return nil
+	}
+	e := b.entry(t.name)
+	now := b.set.Now()
+	got, _, err := b.store.ReleaseProbe(ctx, t.name, t.gen, now)
+	if err != nil {
+		return fmt.Errorf("breaker %s: release probe: %w", t.name, err)
+	}
+	e.update(got, now, false)
+	return nil
+}
+
 // Do runs fn if the breaker allows a call to name, and reports its result:
 // Settings.IsFailure decides whether fn's error counts as a failure. It returns fn's
 // error, or an *OpenError without calling fn when the breaker is open, or the

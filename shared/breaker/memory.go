@@ -128,6 +128,21 @@ func (m *MemoryStore) AcquireProbe(ctx context.Context, name string, gen uint64,
 	return r, true, nil
 }
 
+// ReleaseProbe implements Store.
+func (m *MemoryStore) ReleaseProbe(ctx context.Context, name string, gen uint64, now time.Time) (Record, bool, error) {
+	if err := m.begin(ctx, "releaseProbe", name); err != nil {
+		return Record{}, false, err
+	}
+	defer m.mu.Unlock()
+	r, ok := m.get(name)
+	if !ok || r.Generation != gen || r.State != HalfOpen {
+		return r, false, nil
+	}
+	r.Generation, r.ProbeUntil = gen+1, ms(now)
+	m.items[name] = r
+	return r, true, nil
+}
+
 // Close implements Store.
 func (m *MemoryStore) Close(ctx context.Context, name string, gen uint64, now time.Time) (Record, bool, error) {
 	if err := m.begin(ctx, "close", name); err != nil {

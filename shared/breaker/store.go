@@ -39,6 +39,10 @@ type Store interface {
 	// Close closes the breaker with no failures counted and bumps the generation.
 	// Condition: HalfOpen at generation gen.
 	Close(ctx context.Context, name string, gen uint64, now time.Time) (rec Record, won bool, err error)
+	// ReleaseProbe ends the probe lease at now without a result, so that the next
+	// caller may probe at once, and bumps the generation (the released ticket is
+	// stale from then on). Condition: HalfOpen at generation gen.
+	ReleaseProbe(ctx context.Context, name string, gen uint64, now time.Time) (rec Record, won bool, err error)
 }
 
 // ErrUnavailable matches, with errors.Is, a store that is throttled, failing or

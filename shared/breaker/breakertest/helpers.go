@@ -80,6 +80,12 @@ func (c *Counting) AcquireProbe(ctx context.Context, name string, gen uint64, no
 	return c.Store.AcquireProbe(ctx, name, gen, now, leaseUntil)
 }
 
+// ReleaseProbe implements breaker.Store.
+func (c *Counting) ReleaseProbe(ctx context.Context, name string, gen uint64, now time.Time) (breaker.Record, bool, error) {
+	c.writes.Add(1)
+	return c.Store.ReleaseProbe(ctx, name, gen, now)
+}
+
 // Close implements breaker.Store.
 func (c *Counting) Close(ctx context.Context, name string, gen uint64, now time.Time) (breaker.Record, bool, error) {
 	c.writes.Add(1)

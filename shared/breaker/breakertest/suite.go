@@ -74,6 +74,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"probe success closes, probe failure reopens", testProbeOutcome},
 		{"stale generation reports are ignored", testStaleReports},
 		{"probe lease expiry lets another caller probe", testProbeLeaseExpiry},
+		{"a released probe lets another caller probe at once", testProbeRelease},
 		{"race: exactly one wins each transition and each probe lease", testRace},
 		{"race: failures from many containers are all counted", testRaceCounting},
 		{"a container learns of an opening within the cache TTL", testCacheLag},
@@ -516,6 +517,55 @@ func testProbeLeaseExpiry(e *env) {
 	if tr[3].Generation != 4 {
 		e.t.Fatalf("reopen started generation %d, want 4", tr[3].Generation)
 	}
+}
+
+func testProbeRelease(e *env) {
+	a, b := e.breaker(), e.breaker()
+	retryAt := e.trip(a)
+	e.clock.Set(retryAt)
+	first := e.allow(a)
+	if !first.Probe() {
+		e.t.Fatalf("first ticket after the open period is not a probe: %+v", first)
+	}
+	// A ticket that is not a probe, and an unnamed one, release nothing.
+	if err := a.Release(ctx, breaker.Ticket{}); err == nil {
+		e.t.Fatal("releasing the zero ticket: no error")
+	}
+	e.clock.Advance(time.Second)
+	writes := e.store.Writes()
+	if err := a.Release(ctx, first); err != nil {
+		e.t.Fatal(err)
+	}
+	if w := e.store.Writes() - writes; w != 1 {
+		e.t.Fatalf("release made %d writes, want 1", w)
+	}
+	released := e.load()
+	if released.State != breaker.HalfOpen || released.Generation != first.Generation()+1 || !released.ProbeUntil.Equal(e.clock.Now()) {
+		e.t.Fatalf("after release %+v", released)
+	}
+	// Another container probes at once, not after the 30 s lease.
+	second := e.allow(b)
+	if !second.Probe() || second.Generation() != first.Generation()+2 {
+		e.t.Fatalf("ticket after release = %+v, want a probe at generation %d", second, first.Generation()+2)
+	}
+	// The released ticket is stale: releasing or reporting it again changes nothing.
+	if err := a.Release(ctx, first); err != nil {
+		e.t.Fatal(err)
+	}
+	e.report(a, first, true)
+	if r := e.load(); r.State != breaker.HalfOpen || r.Generation != second.Generation() {
+		e.t.Fatalf("a stale ticket changed the breaker: %+v", r)
+	}
+	e.report(b, second, true)
+	if r := e.load(); r.State != breaker.Closed {
+		e.t.Fatalf("the second probe's success did not close the breaker: %+v", r)
+	}
+	e.wantTransitions(
+		[2]breaker.State{breaker.Closed, breaker.Open},
+		[2]breaker.State{breaker.Open, breaker.HalfOpen},
+		[2]breaker.State{breaker.HalfOpen, breaker.HalfOpen},
+		[2]breaker.State{breaker.HalfOpen, breaker.Closed},
+	)
 }
 
 // race runs fn on every breaker at once and waits for all.

@@ -186,6 +186,18 @@ func (s *Store) AcquireProbe(ctx context.Context, name string, gen uint64, now, 
 	})
 }
 
+// ReleaseProbe implements breaker.Store: one conditional UpdateItem.
+func (s *Store) ReleaseProbe(ctx context.Context, name string, gen uint64, now time.Time) (breaker.Record, bool, error) {
+	return s.update(ctx, "release probe lease of", name, &dynamodb.UpdateItemInput{
+		ConditionExpression:      aws.String("#gen = :gen AND #state = :half"),
+		UpdateExpression:         aws.String("SET #gen = :next, #probe = :now"),
+		ExpressionAttributeNames: pick("#gen", "#state", "#probe"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":gen": u(gen), ":next": u(gen + 1), ":half": str(breaker.HalfOpen.String()), ":now": ms(now),
+		},
+	})
+}
+
 // Close implements breaker.Store: one conditional UpdateItem.
 func (s *Store) Close(ctx context.Context, name string, gen uint64, now time.Time) (breaker.Record, bool, error) {
 	return s.update(ctx, "close", name, &dynamodb.UpdateItemInput{
