@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Bench is one line of `go test -bench` output: the benchmark's name without its
+// GOMAXPROCS suffix and every value by unit (ns/op, B/op, allocs/op, custom units).
+type Bench struct {
+	Name   string
+	Values map[string]float64
+}
+
+// PerRecord returns the value of unit divided by the benchmark's records/op (1 when
+// it reports none): a benchmark whose op is a batch of 10 gives figures per record.
+func (b Bench) PerRecord(unit string) (float64, bool) {
+	v, ok := b.Values[unit]
+	if !ok {
+		return 0, false
+	}
+	if n, ok := b.Values["records/op"]; ok && n > 0 {
+		return v / n, true
+	}
+	return v, true
+}
+
+// ParseBench reads `go test -bench -benchmem` output. Lines that are not results are
+// skipped; a result line that cannot be read is an error, not a silent gap.
+func ParseBench(r io.Reader) (map[string]Bench, error) {
+	out := map[string]Bench{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		if _, err := strconv.Atoi(f[1]); err != nil {
+			continue // a benchmark's log line, not its result
+		}
+		name := strings.TrimPrefix(f[0], "Benchmark")
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		b := Bench{Name: name, Values: map[string]float64{}}
+		if (len(f)-2)%2 != 0 {
+			return nil, fmt.Errorf("benchmark %s: odd value/unit list %q", name, sc.Text())
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				return nil, fmt.Errorf("benchmark %s: value %q: %w", name, f[i], err)
+			}
+			b.Values[f[i+1]] = v
+		}
+		out[name] = b
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+// Row is one line of the table: a figure, what was measured, the baseline measured
+// beside it in the same run (the SDK-only floor, the hello-world Lambda), their
+// ratio, the target and whether it is met.
+type Row struct {
+	Figure   string
+	Measured string
+	Baseline string
+	Ratio    string
+	Target   string
+	Met      string // "yes", "NO", or "" when the figure has no target
+}
+
+// Inputs are the files one `make bench` run produced.
+type Inputs struct {
+	Bench    map[string]Bench
+	Requests *Requests
+	DDBCalls map[string]float64 // happy_per_record, duplicate_per_record, records
+	Startup  *Startup
+	Cost     *Cost
+}
+
+// Requests is requests.json, written by the billing test on moto.
+type Requests struct {
+	Webhooks              int     `json:"webhooks"`
+	BatchSize             int     `json:"batchSize"`
+	BreakerReadsPerRecord float64 `json:"breakerReadsPerRecord"`
+	Scenarios             []struct {
+		Name       string `json:"name"`
+		Webhooks   int    `json:"webhooks"`
+		PerWebhook struct {
+			APIGateway     float64 `json:"apiGateway"`
+			LambdaInvokes  float64 `json:"lambdaInvokes"`
+			SQS            float64 `json:"sqs"`
+			DynamoDBReads  float64 `json:"dynamodbReads"`
+			DynamoDBWrites float64 `json:"dynamodbWrites"`
+			Billable       float64 `json:"billable"`
+		} `json:"perWebhook"`
+	} `json:"scenarios"`
+}
+
+// Startup is startup.json, written by infra/bench/startup.
+type Startup struct {
+	Runs      int    `json:"runs"`
+	GOARCH    string `json:"goarch"`
+	Functions []struct {
+		Name              string  `json:"name"`
+		Bytes             int64   `json:"bytes"`
+		StartupMedianMs   float64 `json:"startupMedianMs"`
+		StartupP90Ms      float64 `json:"startupP90Ms"`
+		NetworkDuringInit int     `json:"networkDuringInit"`
+	} `json:"functions"`
+}
+
+// Cost is cost.json, written by infra/bench/cost.
+type Cost struct {
+	PricesAsOf string `json:"pricesAsOf"`
+	Region     string `json:"region"`
+	Scenarios  []struct {
+		Name        string  `json:"name"`
+		HTTPAPI     float64 `json:"httpApiUsdPerMillion"`
+		FunctionURL float64 `json:"functionUrlUsdPerMillion"`
+	} `json:"scenarios"`
+	Fixed float64 `json:"fixedMonthlyUsd"`
+}
+
+// Targets of the proof, in the units of the rows.
+const (
+	ingestOwnNs       = 5000
+	ingestOwnAllocs   = 10
+	processorOwnNs    = 10000
+	processorOwnAlloc = 20
+	happyBillable     = 5.4
+	happyDDBWrites    = 2
+	breakerReads      = 0.01
+	binaryBytes       = 10 << 20
+	costHTTPAPI       = 3.05
+	costFunctionURL   = 2.10
+)
+
+// Build turns the inputs into the table's rows. A figure whose input is missing is a
+// row that says so and misses its target: nothing is dropped silently.
+func Build(in Inputs) []Row {
+	var rows []Row
+	add := func(r Row) { rows = append(rows, r) }
+	missing := func(figure, target, what string) {
+		add(Row{Figure: figure, Measured: "missing: " + what, Target: target, Met: "NO"})
+	}
+
+	// Own code, in memory and with the SDK over a loopback transport.
+	own := func(label, bench, floor, unitLabel string, nsTarget, allocTarget float64) {
+		b, ok := in.Bench[bench]
+		if !ok {
+			missing(label+" ns/"+unitLabel, fmt.Sprintf("<= %s", ns(nsTarget)), "Benchmark"+bench)
+			return
+		}
+		bns, _ := b.PerRecord("ns/op")
+		bal, _ := b.PerRecord("allocs/op")
+		if floor == "" {
+			add(Row{Figure: label + " ns/" + unitLabel, Measured: ns(bns), Target: "<= " + ns(nsTarget), Met: met(bns <= nsTarget)})
+			add(Row{Figure: label + " allocs/" + unitLabel, Measured: num(bal), Target: fmt.Sprintf("<= %.0f", allocTarget), Met: met(bal <= allocTarget)})
+			return
+		}
+		f, ok := in.Bench[floor]
+		if !ok {
+			missing(label+" ns/"+unitLabel, "<= "+ns(nsTarget)+" own", "Benchmark"+floor)
+			return
+		}
+		fns, _ := f.PerRecord("ns/op")
+		fal, _ := f.PerRecord("allocs/op")
+		ownNs, ownAl := bns-fns, bal-fal
+		add(Row{Figure: label + " ns/" + unitLabel + " (own = total - SDK floor)", Measured: ns(bns) + " (own " + ns(ownNs) + ")",
+			Baseline: ns(fns), Ratio: ratio(bns, fns), Target: "<= " + ns(nsTarget) + " own", Met: met(ownNs <= nsTarget)})
+		add(Row{Figure: label + " allocs/" + unitLabel + " (own = total - SDK floor)", Measured: num(bal) + " (own " + num(ownAl) + ")",
+			Baseline: num(fal), Ratio: ratio(bal, fal), Target: fmt.Sprintf("<= %.0f own", allocTarget), Met: met(ownAl <= allocTarget)})
+	}
+	own("ingest, in-memory queue,", "IngestMemory", "", "webhook", ingestOwnNs, ingestOwnAllocs)
+	own("ingest, SQS SDK on loopback,", "IngestSQS", "IngestSQSFloor", "webhook", ingestOwnNs, ingestOwnAllocs)
+	own("processor, in-memory store, batch of 10,", "ProcessRecord", "", "record", processorOwnNs, processorOwnAlloc)
+	own("processor duplicate, in-memory store,", "ProcessRecordDuplicate", "", "record", processorOwnNs, processorOwnAlloc)
+	own("processor, DynamoDB SDK on loopback,", "ProcessRecordDynamo", "ProcessRecordDynamoFloor", "record", processorOwnNs, processorOwnAlloc)
+	own("processor duplicate, DynamoDB SDK on loopback,", "ProcessRecordDynamoDuplicate", "ProcessRecordDynamoDuplicateFloor", "record", processorOwnNs, processorOwnAlloc)
+
+	// Billable requests per webhook, counted on moto.
+	if in.Requests == nil {
+		missing("billable requests per webhook, happy path", fmt.Sprintf("<= %.1f", happyBillable), "requests.json")
+	} else {
+		for _, s := range in.Requests.Scenarios {
+			p := s.PerWebhook
+			r := Row{Figure: "billable requests per webhook, " + s.Name + " (API GW + Lambda + SQS + DDB reads + writes)",
+				Measured: fmt.Sprintf("%.2f = %.2f + %.2f + %.2f + %.2f + %.2f", p.Billable, p.APIGateway, p.LambdaInvokes, p.SQS, p.DynamoDBReads, p.DynamoDBWrites)}
+			switch s.Name {
+			case "happy":
+				r.Target, r.Met = fmt.Sprintf("<= %.1f", happyBillable), met(p.Billable <= happyBillable)
+				add(r)
+				add(Row{Figure: "DynamoDB writes per webhook, happy path", Measured: num2(p.DynamoDBWrites),
+					Target: fmt.Sprintf("<= %d", happyDDBWrites), Met: met(p.DynamoDBWrites <= happyDDBWrites)})
+				continue
+			case "duplicate":
+				calls := p.DynamoDBReads + p.DynamoDBWrites
+				add(r)
+				add(Row{Figure: "DynamoDB calls per duplicate delivery", Measured: num2(calls), Target: "= 1", Met: met(math.Abs(calls-1) < 1e-9)})
+				continue
+			}
+			add(r)
+		}
+		add(Row{Figure: "breaker reads per record, happy path on moto", Measured: fmt.Sprintf("%.4f", in.Requests.BreakerReadsPerRecord),
+			Target: fmt.Sprintf("<= %.2f", breakerReads), Met: met(in.Requests.BreakerReadsPerRecord <= breakerReads)})
+	}
+	if in.DDBCalls != nil {
+		h, d := in.DDBCalls["happy_per_record"], in.DDBCalls["duplicate_per_record"]
+		add(Row{Figure: fmt.Sprintf("DynamoDB calls per record through the store on moto (%0.f records)", in.DDBCalls["records"]),
+			Measured: fmt.Sprintf("happy %.2f, duplicate %.2f", h, d), Target: "<= 2, = 1", Met: met(h <= 2 && math.Abs(d-1) < 1e-9)})
+	}
+	if b, ok := in.Bench["HappyPathParallel"]; ok {
+		if reads, ok := b.Values["reads/op"]; ok {
+			add(Row{Figure: "breaker reads per call, closed, all records at full speed (benchmark)", Measured: fmt.Sprintf("%.5f", reads),
+				Target: fmt.Sprintf("<= %.2f", breakerReads), Met: met(reads <= breakerReads)})
+		}
+	}
+
+	// Binaries and start-up.
+	if in.Startup == nil {
+		missing("bootstrap size, stripped", "<= 10 MiB", "startup.json")
+	} else {
+		var hello float64
+		for _, f := range in.Startup.Functions {
+			if f.Name == "hello" {
+				hello = f.StartupMedianMs
+			}
+		}
+		for _, f := range in.Startup.Functions {
+			r := Row{Figure: "bootstrap " + f.Name + ", linux/arm64 stripped", Measured: fmt.Sprintf("%d B (%.2f MiB)", f.Bytes, float64(f.Bytes)/(1<<20))}
+			if f.Name != "hello" {
+				r.Target, r.Met = "<= 10 MiB", met(f.Bytes <= binaryBytes)
+			}
+			add(r)
+			s := Row{Figure: fmt.Sprintf("start-up to first Runtime API request, %s (%s, median of %d; p90)", f.Name, in.Startup.GOARCH, in.Startup.Runs),
+				Measured: fmt.Sprintf("%.1f ms; %.1f ms", f.StartupMedianMs, f.StartupP90Ms)}
+			if f.Name != "hello" {
+				s.Baseline, s.Ratio = fmt.Sprintf("%.1f ms (hello)", hello), ratio(f.StartupMedianMs, hello)
+				s.Target, s.Met = "no network in init", met(f.NetworkDuringInit == 0)
+			}
+			add(s)
+		}
+	}
+
+	// Cost per million 2 KB webhooks.
+	if in.Cost == nil {
+		missing("cost per million 2 KB webhooks, happy path, HTTP API", fmt.Sprintf("<= $%.2f", costHTTPAPI), "cost.json")
+	} else {
+		for _, s := range in.Cost.Scenarios {
+			h := Row{Figure: fmt.Sprintf("cost per million 2 KB webhooks, %s, HTTP API (prices %s)", s.Name, in.Cost.PricesAsOf), Measured: usd(s.HTTPAPI)}
+			u := Row{Figure: fmt.Sprintf("cost per million 2 KB webhooks, %s, function URL (prices %s)", s.Name, in.Cost.PricesAsOf), Measured: usd(s.FunctionURL)}
+			if s.Name == "happy" {
+				h.Target, h.Met = fmt.Sprintf("<= $%.2f", costHTTPAPI), met(s.HTTPAPI <= costHTTPAPI)
+				u.Target, u.Met = fmt.Sprintf("<= $%.2f", costFunctionURL), met(s.FunctionURL <= costFunctionURL)
+			}
+			add(h)
+			add(u)
+		}
+		add(Row{Figure: "fixed cost per month with no traffic", Measured: usd(in.Cost.Fixed)})
+	}
+	return rows
+}
+
+// Missed counts rows whose target is missed.
+func Missed(rows []Row) int {
+	n := 0
+	for _, r := range rows {
+		if r.Met == "NO" {
+			n++
+		}
+	}
+	return n
+}
+
+// Print writes rows as one aligned table.
+func Print(w io.Writer, rows []Row) {
+	head := Row{"figure", "measured", "baseline", "ratio", "target", "met"}
+	all := append([]Row{head}, rows...)
+	width := [6]int{}
+	for _, r := range all {
+		for i, c := range r.cells() {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	for i, r := range all {
+		cells := r.cells()
+		for j, c := range cells {
+			if j == len(cells)-1 {
+				fmt.Fprintln(w, c)
+				break
+			}
+			fmt.Fprintf(w, "%-*s  ", width[j], c)
+		}
+		if i == 0 {
+			total := 0
+			for _, x := range width {
+				total += x + 2
+			}
+			fmt.Fprintln(w, strings.Repeat("-", total-2))
+		}
+	}
+}
+
+func (r Row) cells() []string {
+	c := []string{r.Figure, r.Measured, r.Baseline, r.Ratio, r.Target, r.Met}
+	for i := range c {
+		if c[i] == "" {
+			c[i] = "-"
+		}
+	}
+	return c
+}
+
+func met(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "NO"
+}
+
+func ns(v float64) string {
+	if v >= 10000 {
+		return fmt.Sprintf("%.1f µs", v/1000)
+	}
+	return fmt.Sprintf("%.0f ns", v)
+}
+
+func num(v float64) string  { return fmt.Sprintf("%.1f", v) }
+func num2(v float64) string { return fmt.Sprintf("%.2f", v) }
+func usd(v float64) string  { return fmt.Sprintf("$%.3f", v) }
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+const sample = `goos: linux
+goarch: amd64
+pkg: github.com/tenaz/tenaz/shared/ingest
+BenchmarkIngestMemory-2          	  300000	      3000 ns/op	    1200 B/op	       9 allocs/op
+BenchmarkIngestSQS-2             	   50000	     24000 ns/op	   20000 B/op	     200 allocs/op
+BenchmarkIngestSQSFloor-2        	   60000	     20000 ns/op	   18000 B/op	     188 allocs/op
+pkg: github.com/tenaz/tenaz/shared/processor
+BenchmarkProcessRecord-2         	   10000	     80000 ns/op	        10.00 records/op	   30000 B/op	     150 allocs/op
+    bench_test.go:10: a log line from a benchmark
+BenchmarkHappyPathParallel-2     	 1000000	        50 ns/op	         0.0001 reads/op	         0 writes/op	       0 B/op	       0 allocs/op
+PASS
+`
+
+// Benchmark lines are read with every unit, the GOMAXPROCS suffix dropped, and
+// log lines skipped; per-record figures divide by records/op.
+func TestParseBench(t *testing.T) {
+	got, err := ParseBench(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 {
+		t.Fatalf("%d benchmarks: %v", len(got), got)
+	}
+	p := got["ProcessRecord"]
+	if v, _ := p.PerRecord("ns/op"); v != 8000 {
+		t.Fatalf("ProcessRecord ns/record = %v, want 8000", v)
+	}
+	if v, _ := p.PerRecord("allocs/op"); v != 15 {
+		t.Fatalf("ProcessRecord allocs/record = %v, want 15", v)
+	}
+	if v, _ := got["IngestMemory"].PerRecord("ns/op"); v != 3000 {
+		t.Fatalf("IngestMemory ns = %v", v)
+	}
+	if got["HappyPathParallel"].Values["reads/op"] != 0.0001 {
+		t.Fatalf("custom unit lost: %v", got["HappyPathParallel"].Values)
+	}
+	if _, err := ParseBench(strings.NewReader("BenchmarkX-2 10 abc ns/op\n")); err == nil {
+		t.Fatal("a malformed value was accepted")
+	}
+}
+
+func row(t *testing.T, rows []Row, prefix string) Row {
+	t.Helper()
+	for _, r := range rows {
+		if strings.HasPrefix(r.Figure, prefix) {
+			return r
+		}
+	}
+	t.Fatalf("no row %q in %v", prefix, rows)
+	return Row{}
+}
+
+// Own code with the SDK is the total minus the floor, and the target is judged on
+// it; a missing input is a row that misses its target.
+func TestBuild(t *testing.T) {
+	b, err := ParseBench(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req Requests
+	if err := json.Unmarshal([]byte(`{"webhooks": 50, "batchSize": 10, "breakerReadsPerRecord": 0.02, "scenarios": [
+	  {"name": "happy", "webhooks": 50, "perWebhook": {"apiGateway": 1, "lambdaInvokes": 1.1, "sqs": 1.2, "dynamodbReads": 0, "dynamodbWrites": 2, "billable": 5.3}},
+	  {"name": "duplicate", "webhooks": 50, "perWebhook": {"apiGateway": 1, "lambdaInvokes": 1.1, "sqs": 1.2, "dynamodbReads": 0, "dynamodbWrites": 1, "billable": 4.3}}]}`), &req); err != nil {
+		t.Fatal(err)
+	}
+	rows := Build(Inputs{Bench: b, Requests: &req})
+
+	if r := row(t, rows, "ingest, in-memory queue, ns/webhook"); r.Met != "yes" || r.Measured != "3000 ns" {
+		t.Fatalf("ingest memory row %+v", r)
+	}
+	r := row(t, rows, "ingest, SQS SDK on loopback, ns/webhook")
+	if !strings.Contains(r.Measured, "own 4000 ns") || r.Ratio != "1.20x" || r.Met != "yes" {
+		t.Fatalf("ingest SDK row %+v", r)
+	}
+	if r := row(t, rows, "ingest, SQS SDK on loopback, allocs/webhook"); !strings.Contains(r.Measured, "own 12.0") || r.Met != "NO" {
+		t.Fatalf("12 own allocs must miss <= 10: %+v", r)
+	}
+	if r := row(t, rows, "processor, in-memory store, batch of 10, ns/record"); r.Measured != "8000 ns" || r.Met != "yes" {
+		t.Fatalf("processor row %+v", r)
+	}
+	if r := row(t, rows, "processor, DynamoDB SDK on loopback, ns/record"); r.Met != "NO" || !strings.HasPrefix(r.Measured, "missing") {
+		t.Fatalf("a missing benchmark must be a missed row: %+v", r)
+	}
+	if r := row(t, rows, "billable requests per webhook, happy"); r.Met != "yes" || !strings.HasPrefix(r.Measured, "5.30 = 1.00") {
+		t.Fatalf("happy row %+v", r)
+	}
+	if r := row(t, rows, "DynamoDB calls per duplicate delivery"); r.Met != "yes" {
+		t.Fatalf("duplicate row %+v", r)
+	}
+	if r := row(t, rows, "breaker reads per record, happy path on moto"); r.Met != "NO" {
+		t.Fatalf("0.02 reads per record must miss <= 0.01: %+v", r)
+	}
+	if r := row(t, rows, "bootstrap size"); r.Met != "NO" {
+		t.Fatalf("no startup.json must be a missed row: %+v", r)
+	}
+	if Missed(rows) < 4 {
+		t.Fatalf("missed %d rows, want at least 4", Missed(rows))
+	}
+	var out bytes.Buffer
+	Print(&out, rows)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(rows)+2 || !strings.HasPrefix(lines[0], "figure") {
+		t.Fatalf("table of %d lines for %d rows:\n%s", len(lines), len(rows), out.String())
+	}
+}
