@@ -3,12 +3,15 @@ package processor_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/esm"
@@ -27,6 +31,10 @@ import (
 	"github.com/tenaz/tenaz/shared/telemetry"
 )
 
+// benchBatch is the records of one benchmark batch: the template's BatchSize, which
+// the event source mapping fills under load.
+const benchBatch = 10
+
 // benchBody is the body of every benchmark event: a Stripe-shaped event of about
 // 600 bytes. All events share it, so that they share a payload hash too.
 var benchBody = []byte(`{"id":"evt_3OqJ0e2eZvKYlo2C1x7Y2Q0a","object":"event","api_version":"2024-06-20",` +
@@ -36,25 +44,46 @@ var benchBody = []byte(`{"id":"evt_3OqJ0e2eZvKYlo2C1x7Y2Q0a","object":"event","a
 	`"amount_received":2000,"currency":"usd","customer":"cus_PfK2m4n5o6p7q8","description":"T-shirt",` +
 	`"metadata":{"order_id":"6735"},"payment_method":"pm_1OqJ0d2eZvKYlo2CyF2uV9aX","status":"succeeded"}}}`)
 
-// benchEvents returns n one-record SQS events, each with its own event id.
-func benchEvents(b *testing.B, prefix string, n int) []events.SQSEvent {
+// benchBatches returns n SQS events of size records each; every record has its own
+// event id.
+func benchBatches(b *testing.B, prefix string, n, size int) []events.SQSEvent {
 	b.Helper()
 	out := make([]events.SQSEvent, n)
 	for i := range out {
-		e := &envelope.Envelope{
-			Source: "stripe", ID: prefix + strconv.Itoa(i), Type: "payment_intent.succeeded",
-			ReceivedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
-			Headers:    map[string]string{"content-type": "application/json", "stripe-signature": "t=1772366400,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd"},
-			Body:       benchBody,
+		msgs := make([]queue.Received, size)
+		for j := range msgs {
+			id := prefix + strconv.Itoa(i*size+j)
+			e := &envelope.Envelope{
+				Source: "stripe", ID: id, Type: "payment_intent.succeeded",
+				ReceivedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+				Headers:    map[string]string{"content-type": "application/json", "stripe-signature": "t=1772366400,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd"},
+				Body:       benchBody,
+			}
+			msgs[j] = delivery(b, "msg-"+id, e, 1)
 		}
-		out[i] = esm.Event([]queue.Received{delivery(b, "msg-"+prefix+strconv.Itoa(i), e, 1)}, queueARN)
+		out[i] = esm.Event(msgs, queueARN)
 	}
 	return out
 }
 
+// outcomes counts the records a benchmark saw and those whose outcome was not the
+// one it expects.
+type outcomes struct {
+	want      processor.Outcome
+	seen, bad atomic.Int64
+}
+
+func (o *outcomes) observe(r processor.Result) {
+	o.seen.Add(1)
+	if r.Outcome != o.want {
+		o.bad.Add(1)
+	}
+}
+
 // benchProcessor is a processor wired as the Lambda wires it (info logs and EMF
-// metrics, to io.Discard here) on store, with a no-op route handler.
-func benchProcessor(store idempotency.Store) *processor.Processor {
+// metrics, to io.Discard here) on store, with a no-op route handler. Every record's
+// outcome goes to out.
+func benchProcessor(store idempotency.Store, out *outcomes) *processor.Processor {
 	reg := &route.Registry{}
 	reg.Add(route.Route{Source: "stripe", Handler: route.HandlerFunc(
 		func(context.Context, *envelope.Envelope, *idempotency.Attempt) ([]byte, error) { return nil, nil })})
@@ -63,16 +92,21 @@ func benchProcessor(store idempotency.Store) *processor.Processor {
 		Router:     reg,
 		Visibility: &visibility{},
 		DeadLetter: queue.NewMemory(queue.MemoryConfig{}),
-		Log:        telemetry.NewLogger(io.Discard, slog.LevelInfo),
+		Log:        telemetry.NewLogger(io.Discard, slog.LevelInfo).With("fn", "processor"),
 		Metrics:    io.Discard,
+		Observe:    out.observe,
 	})
 }
 
-// handleBench runs one event through p and checks that nothing failed.
-func handleBench(b *testing.B, ctx context.Context, p *processor.Processor, ev events.SQSEvent) {
+// handleBench runs one batch through p and fails unless every record got out.want.
+func handleBench(b *testing.B, ctx context.Context, p *processor.Processor, ev events.SQSEvent, out *outcomes) {
+	before := out.seen.Load()
 	resp, err := p.Handle(ctx, ev)
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		b.Fatalf("Handle: %v, failures %v", err, resp.BatchItemFailures)
+	}
+	if seen := out.seen.Load() - before; seen != int64(len(ev.Records)) || out.bad.Load() != 0 {
+		b.Fatalf("%d outcomes for %d records, %d of them not %s", seen, len(ev.Records), out.bad.Load(), out.want)
 	}
 }
 
@@ -83,74 +117,240 @@ func invocationCtx(b *testing.B) context.Context {
 	return ctx
 }
 
-// BenchmarkProcessRecord measures a first delivery of one record through Handle on
-// the in-memory store: decode, route, claim, no-op handler, complete, EMF flush.
+// BenchmarkProcessRecord measures first deliveries through Handle on the in-memory
+// store, a batch of 10 records per op: decode, route, claim, no-op handler, complete,
+// one EMF flush per batch. records/op divides the figures per record.
 func BenchmarkProcessRecord(b *testing.B) {
-	const pool = 1024
-	evs := benchEvents(b, "evt_", pool)
+	benchFirst(b, benchBatch)
+}
+
+// BenchmarkProcessRecordSingle is BenchmarkProcessRecord with one record per batch:
+// the whole cost of an invocation carried by a single record.
+func BenchmarkProcessRecordSingle(b *testing.B) {
+	benchFirst(b, 1)
+}
+
+func benchFirst(b *testing.B, size int) {
+	const records = 10240
+	evs := benchBatches(b, "evt_", records/size, size)
 	ctx := invocationCtx(b)
-	p := benchProcessor(idempotency.NewMemoryStore())
+	out := &outcomes{want: processor.Processed}
+	p := benchProcessor(idempotency.NewMemoryStore(), out)
 	b.ReportAllocs()
-	i := 0
+	cpu := startCPU(b)
+	i, ops := 0, 0
 	for b.Loop() {
-		if i == pool { // every event of the pool is completed: start on a fresh store
+		if i == len(evs) { // every event of the pool is completed: start on a fresh store
 			b.StopTimer()
-			p, i = benchProcessor(idempotency.NewMemoryStore()), 0
+			p, i = benchProcessor(idempotency.NewMemoryStore(), out), 0
 			b.StartTimer()
 		}
-		handleBench(b, ctx, p, evs[i])
+		handleBench(b, ctx, p, evs[i], out)
 		i++
+		ops++
 	}
+	cpu.report(b, ops, size)
+	b.ReportMetric(float64(size), "records/op")
 }
 
-// BenchmarkProcessRecordDuplicate measures a redelivery of a completed event on the
-// in-memory store: decode, route, one claim answered "completed".
+// BenchmarkProcessRecordDuplicate measures redeliveries of completed events on the
+// in-memory store, a batch of 10 per op: decode, route, one claim answered
+// "completed", one EMF flush.
 func BenchmarkProcessRecordDuplicate(b *testing.B) {
-	ev := benchEvents(b, "evt_dup_", 1)[0]
+	ev := benchBatches(b, "evt_dup_", 1, benchBatch)[0]
 	ctx := invocationCtx(b)
-	p := benchProcessor(idempotency.NewMemoryStore())
-	handleBench(b, ctx, p, ev)
+	first := &outcomes{want: processor.Processed}
+	store := idempotency.NewMemoryStore()
+	handleBench(b, ctx, benchProcessor(store, first), ev, first)
+	out := &outcomes{want: processor.Duplicate}
+	p := benchProcessor(store, out)
 	b.ReportAllocs()
+	cpu := startCPU(b)
+	ops := 0
 	for b.Loop() {
-		handleBench(b, ctx, p, ev)
+		handleBench(b, ctx, p, ev, out)
+		ops++
 	}
+	cpu.report(b, ops, benchBatch)
+	b.ReportMetric(benchBatch, "records/op")
 }
 
-// BenchmarkProcessRecordDynamo measures a first delivery with the DynamoDB store and
-// the real SDK client (serialisation, signing, retryer, deserialisation) over a
-// loopback transport that answers canned DynamoDB JSON: Tenaz's and the SDK's cost
-// per record, without the network.
+// BenchmarkProcessRecordDynamo measures first deliveries, a batch of 10 per op, with
+// the DynamoDB store and the real SDK client (serialisation, signing, retryer,
+// deserialisation) over a loopback transport that answers canned DynamoDB JSON:
+// Tenaz's and the SDK's cost per record, without the network.
 func BenchmarkProcessRecordDynamo(b *testing.B) {
 	benchDynamo(b, false)
 }
 
-// BenchmarkProcessRecordDynamoDuplicate is BenchmarkProcessRecordDynamo for a
-// redelivery: the claim fails its condition and returns the completed record.
+// BenchmarkProcessRecordDynamoDuplicate is BenchmarkProcessRecordDynamo for
+// redeliveries: each claim fails its condition and returns the completed record.
 func BenchmarkProcessRecordDynamoDuplicate(b *testing.B) {
 	benchDynamo(b, true)
 }
 
 func benchDynamo(b *testing.B, completed bool) {
-	const pool = 1024
-	evs := benchEvents(b, "evt_", pool)
+	const records = 10240
+	evs := benchBatches(b, "evt_", records/benchBatch, benchBatch)
 	fake := newFakeDynamo(idempotency.PayloadHash(benchBody), completed)
-	client := dynamodb.NewFromConfig(aws.Config{
+	out := &outcomes{want: processor.Processed}
+	if completed {
+		out.want = processor.Duplicate
+	}
+	p := benchProcessor(dynamostore.New("tenaz-idempotency", fakeDynamoClient(fake), dynamostore.Options{}), out)
+	ctx := invocationCtx(b)
+	handleBench(b, ctx, p, evs[0], out) // warm the client (endpoint, credentials)
+	fake.calls.Store(0)
+	b.ReportAllocs()
+	cpu := startCPU(b)
+	i := 0
+	for b.Loop() {
+		handleBench(b, ctx, p, evs[i%len(evs)], out)
+		i++
+	}
+	cpu.report(b, i, benchBatch)
+	b.ReportMetric(float64(fake.calls.Load())/float64(i*benchBatch), "ddb-calls/record")
+	b.ReportMetric(benchBatch, "records/op")
+}
+
+// BenchmarkProcessRecordDynamoFloor is the SDK alone: the client and transport of
+// BenchmarkProcessRecordDynamo issuing directly the calls a first delivery costs, the
+// claim and the completion, with the inputs the store builds (the same expressions
+// and attribute values of the same sizes). The caller builds the inputs as any user
+// of the SDK must; nothing of Tenaz runs. One record per op.
+func BenchmarkProcessRecordDynamoFloor(b *testing.B) {
+	fake := newFakeDynamo(idempotency.PayloadHash(benchBody), false)
+	client := fakeDynamoClient(fake)
+	keys := floorKeys(10240)
+	ctx := invocationCtx(b)
+	hash := idempotency.PayloadHash(benchBody)
+	record := func(k string) {
+		now := time.Now()
+		claim, err := client.UpdateItem(ctx, floorClaim(k, floorToken, hash, now))
+		if err != nil || len(claim.Attributes) == 0 {
+			b.Fatalf("claim: %v", err)
+		}
+		if _, err := client.UpdateItem(ctx, floorComplete(k, floorToken, now)); err != nil {
+			b.Fatalf("complete: %v", err)
+		}
+	}
+	record(keys[0]) // warm the client
+	fake.calls.Store(0)
+	b.ReportAllocs()
+	cpu := startCPU(b)
+	i := 0
+	for b.Loop() {
+		record(keys[i%len(keys)])
+		i++
+	}
+	cpu.report(b, i, 1)
+	b.ReportMetric(float64(fake.calls.Load())/float64(i), "ddb-calls/record")
+	b.ReportMetric(1, "records/op")
+}
+
+// BenchmarkProcessRecordDynamoDuplicateFloor is the SDK alone for a redelivery: the
+// claim, answered with the failed condition and the completed record (ALL_OLD). One
+// record per op.
+func BenchmarkProcessRecordDynamoDuplicateFloor(b *testing.B) {
+	fake := newFakeDynamo(idempotency.PayloadHash(benchBody), true)
+	client := fakeDynamoClient(fake)
+	keys := floorKeys(10240)
+	ctx := invocationCtx(b)
+	hash := idempotency.PayloadHash(benchBody)
+	record := func(k string) {
+		_, err := client.UpdateItem(ctx, floorClaim(k, floorToken, hash, time.Now()))
+		var ccf *types.ConditionalCheckFailedException
+		if !errors.As(err, &ccf) || len(ccf.Item) == 0 {
+			b.Fatalf("claim of a completed record: %v", err)
+		}
+	}
+	record(keys[0]) // warm the client
+	fake.calls.Store(0)
+	b.ReportAllocs()
+	cpu := startCPU(b)
+	i := 0
+	for b.Loop() {
+		record(keys[i%len(keys)])
+		i++
+	}
+	cpu.report(b, i, 1)
+	b.ReportMetric(float64(fake.calls.Load())/float64(i), "ddb-calls/record")
+	b.ReportMetric(1, "records/op")
+}
+
+// floorToken has the length of a lease token (idempotency's default, rand.Text).
+const floorToken = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+func floorKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = "stripe:evt_" + strconv.Itoa(i)
+	}
+	return keys
+}
+
+// The attribute names of the floor's calls: fixed, so built once, as a caller would.
+var (
+	floorClaimNames = map[string]string{
+		"#id": "id", "#status": "status", "#token": "leaseToken", "#lease": "leaseExpiresAt",
+		"#exp": "expiresAt", "#hash": "payloadHash", "#steps": "steps", "#att": "attempts",
+	}
+	floorCompleteNames = map[string]string{
+		"#status": "status", "#exp": "expiresAt", "#token": "leaseToken", "#lease": "leaseExpiresAt", "#result": "result",
+	}
+)
+
+// floorClaim is the claim the DynamoDB store sends for key at now.
+func floorClaim(key, token, hash string, now time.Time) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName: aws.String("tenaz-idempotency"),
+		Key:       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: key}},
+		UpdateExpression: aws.String("SET #status = :inProgress, #token = :token, #lease = :lease, #exp = :exp, " +
+			"#hash = if_not_exists(#hash, :hash), #steps = if_not_exists(#steps, :noSteps) ADD #att :one"),
+		ConditionExpression: aws.String("attribute_not_exists(#id) OR " +
+			"(#exp >= :nowS AND #status <> :completed AND (attribute_not_exists(#lease) OR #lease <= :nowMs))"),
+		ExpressionAttributeNames: floorClaimNames,
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":inProgress": &types.AttributeValueMemberS{Value: "IN_PROGRESS"},
+			":completed":  &types.AttributeValueMemberS{Value: "COMPLETED"},
+			":token":      &types.AttributeValueMemberS{Value: token},
+			":lease":      &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(time.Hour).UnixMilli(), 10)},
+			":exp":        &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(idempotency.DefaultRetention).Unix(), 10)},
+			":hash":       &types.AttributeValueMemberS{Value: hash},
+			":noSteps":    &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
+			":one":        &types.AttributeValueMemberN{Value: "1"},
+			":nowS":       &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)},
+			":nowMs":      &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)},
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+}
+
+// floorComplete is the completion (no result) the DynamoDB store sends for key.
+func floorComplete(key, token string, now time.Time) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName:                aws.String("tenaz-idempotency"),
+		Key:                      map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: key}},
+		UpdateExpression:         aws.String("SET #status = :completed, #exp = :exp REMOVE #token, #lease, #result"),
+		ConditionExpression:      aws.String("#token = :token"),
+		ExpressionAttributeNames: floorCompleteNames,
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":completed": &types.AttributeValueMemberS{Value: "COMPLETED"},
+			":exp":       &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(idempotency.DefaultRetention).Unix(), 10)},
+			":token":     &types.AttributeValueMemberS{Value: token},
+		},
+	}
+}
+
+// fakeDynamoClient is a real DynamoDB client whose HTTP transport is fake.
+func fakeDynamoClient(fake http.RoundTripper) *dynamodb.Client {
+	return dynamodb.NewFromConfig(aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 		HTTPClient:   &http.Client{Transport: fake},
 		BaseEndpoint: aws.String("http://dynamodb.loopback.invalid"),
 	})
-	p := benchProcessor(dynamostore.New("tenaz-idempotency", client, dynamostore.Options{}))
-	ctx := invocationCtx(b)
-	handleBench(b, ctx, p, evs[0]) // warm the client (endpoint, credentials)
-	fake.calls.Store(0)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		handleBench(b, ctx, p, evs[i%pool])
-		i++
-	}
-	b.ReportMetric(float64(fake.calls.Load())/float64(i), "ddb-calls/op")
 }
 
 // fakeDynamo is an http.RoundTripper that plays DynamoDB for the idempotency store:
@@ -213,19 +413,33 @@ func (f *fakeDynamo) RoundTrip(req *http.Request) (*http.Response, error) {
 	}, nil
 }
 
+// recorder keeps the request bodies it passes on to next.
+type recorder struct {
+	next   http.RoundTripper
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	req.Body.Close()
+	r.mu.Lock()
+	r.bodies = append(r.bodies, body)
+	r.mu.Unlock()
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	return r.next.RoundTrip(req)
+}
+
 // TestFakeDynamoAnswersAsDynamoDB checks the benchmark's transport against the store:
 // a claim is acquired, a duplicate is recognised, completion succeeds.
 func TestFakeDynamoAnswersAsDynamoDB(t *testing.T) {
 	t.Parallel()
 	for _, completed := range []bool{false, true} {
 		fake := newFakeDynamo(idempotency.PayloadHash(benchBody), completed)
-		client := dynamodb.NewFromConfig(aws.Config{
-			Region:       "us-east-1",
-			Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-			HTTPClient:   &http.Client{Transport: fake},
-			BaseEndpoint: aws.String("http://dynamodb.loopback.invalid"),
-		})
-		r := idempotency.NewRunner(dynamostore.New("t", client, dynamostore.Options{}), idempotency.Settings{})
+		r := idempotency.NewRunner(dynamostore.New("t", fakeDynamoClient(fake), dynamostore.Options{}), idempotency.Settings{})
 		ran := false
 		out, err := r.Do(context.Background(), "stripe:evt_0", idempotency.PayloadHash(benchBody), func(context.Context, *idempotency.Attempt) ([]byte, error) {
 			ran = true
@@ -239,4 +453,97 @@ func TestFakeDynamoAnswersAsDynamoDB(t *testing.T) {
 			t.Fatalf("completed=%v: outcome %+v, err %v, ran %v, calls %d; want %s in %d calls", completed, out, err, ran, fake.calls.Load(), want, calls)
 		}
 	}
+}
+
+// TestDynamoFloorSendsWhatTheStoreSends checks that the floor benchmarks issue the
+// requests the store issues for a first delivery: the same calls, expressions, names,
+// and attribute values of the same types and sizes (values such as the token and the
+// times differ from run to run).
+func TestDynamoFloorSendsWhatTheStoreSends(t *testing.T) {
+	t.Parallel()
+	hash := idempotency.PayloadHash(benchBody)
+	const key = "stripe:evt_12345"
+
+	store := &recorder{next: newFakeDynamo(hash, false)}
+	r := idempotency.NewRunner(dynamostore.New("tenaz-idempotency", fakeDynamoClient(store), dynamostore.Options{}), idempotency.Settings{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	if out, err := r.Do(ctx, key, hash, func(context.Context, *idempotency.Attempt) ([]byte, error) { return nil, nil }); err != nil || out.Kind != idempotency.Done {
+		t.Fatalf("store: %+v, %v", out, err)
+	}
+
+	floor := &recorder{next: newFakeDynamo(hash, false)}
+	client := fakeDynamoClient(floor)
+	now := time.Now()
+	if _, err := client.UpdateItem(ctx, floorClaim(key, floorToken, hash, now)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.UpdateItem(ctx, floorComplete(key, floorToken, now)); err != nil {
+		t.Fatal(err)
+	}
+
+	if len(store.bodies) != 2 || len(floor.bodies) != 2 {
+		t.Fatalf("store made %d calls, floor %d; want 2 each", len(store.bodies), len(floor.bodies))
+	}
+	for i := range store.bodies {
+		s, f := requestShape(t, store.bodies[i]), requestShape(t, floor.bodies[i])
+		if s != f {
+			t.Errorf("call %d:\nstore %s\nfloor %s", i+1, s, f)
+		}
+	}
+}
+
+// requestShape is a DynamoDB request with each attribute value replaced by its type
+// and length, as canonical JSON.
+func requestShape(t *testing.T, body []byte) string {
+	t.Helper()
+	var req map[string]any
+	if err := json.Unmarshal(body, &req); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"Key", "ExpressionAttributeValues"} {
+		values, _ := req[field].(map[string]any)
+		for name, v := range values {
+			for typ, x := range v.(map[string]any) {
+				if s, ok := x.(string); ok {
+					values[name] = typ + ":" + strconv.Itoa(len(s))
+				} else {
+					values[name] = typ + ":" + strconv.Itoa(len(x.(map[string]any)))
+				}
+			}
+		}
+	}
+	out, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// cpuClock measures the CPU time the process spends (user and system, every thread,
+// the garbage collector included) over a benchmark loop. A batch's records run on
+// several cores at once, so ns/op can be less than the work done: cpu-ns/record is
+// what the records cost, whatever the number of cores.
+type cpuClock struct{ start time.Duration }
+
+func startCPU(b *testing.B) *cpuClock {
+	b.Helper()
+	return &cpuClock{start: cpuTime(b)}
+}
+
+// report adds cpu-ns/record over the ops and records/op the loop ran.
+func (c *cpuClock) report(b *testing.B, ops, recordsPerOp int) {
+	b.Helper()
+	if ops > 0 {
+		b.ReportMetric(float64(cpuTime(b)-c.start)/float64(ops*recordsPerOp), "cpu-ns/record")
+	}
+}
+
+func cpuTime(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
