@@ -86,7 +86,7 @@ type Figures struct {
 	Bytes             int64   `json:"bytes"` // arm64 stripped bootstrap
 	StartupMedianMs   float64 `json:"startupMedianMs"`
 	StartupP90Ms      float64 `json:"startupP90Ms"`
-	NetworkDuringInit int     `json:"networkDuringInit"` // connections to the loopback endpoints, all runs
+	NetworkDuringInit int     `json:"networkDuringInit"` // connections to the loopback endpoints over all start-ups, warm-up included
 }
 
 func run(stdout, progress io.Writer, runs int, outDir string, timeout time.Duration) error {
