@@ -48,6 +48,18 @@ func (c Counts) Of(class Class) int {
 	return n
 }
 
+// Service returns the counts of one service's operations (ServiceSQS,
+// ServiceDynamoDB, ...).
+func (c Counts) Service(id string) Counts {
+	out := Counts{}
+	for op, v := range c {
+		if op.Service == id {
+			out[op] = v
+		}
+	}
+	return out
+}
+
 // Sub returns c minus d, operation by operation, leaving out operations that end at
 // zero. A negative result means d was not taken from c.
 func (c Counts) Sub(d Counts) Counts {

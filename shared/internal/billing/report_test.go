@@ -155,3 +155,18 @@ func TestCountsSub(t *testing.T) {
 		t.Errorf("Sub changed its receiver: %s", c)
 	}
 }
+
+func TestCountsService(t *testing.T) {
+	t.Parallel()
+	c := billing.Counts{
+		{Service: "SQS", Operation: "SendMessage"}:     3,
+		{Service: "DynamoDB", Operation: "UpdateItem"}: 4,
+		{Service: "DynamoDB", Operation: "GetItem"}:    1,
+	}
+	if got := c.Service(billing.ServiceDynamoDB).String(); got != "DynamoDB.GetItem=1 DynamoDB.UpdateItem=4" {
+		t.Errorf("Service(DynamoDB) = %s", got)
+	}
+	if got := c.Service("Lambda").Total(); got != 0 {
+		t.Errorf("Service(Lambda) has %d requests, want 0", got)
+	}
+}
