@@ -18,6 +18,7 @@ import (
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/internal/billing"
 	"github.com/tenaz/tenaz/shared/processor"
+	"github.com/tenaz/tenaz/shared/redrive"
 )
 
 const (
@@ -322,7 +323,7 @@ func replay(t *testing.T, p *pipeline, ids []string) billing.Scenario {
 	p.begin()
 	rep := p.replay(`{"filter": {}}`)
 	n := len(ids)
-	if rep.Counts.Moved != n || rep.Stop != "empty" {
+	if rep.Counts.Moved != n || rep.Stop != redrive.StopEmpty {
 		t.Fatalf("replay: moved %d, stopped %q, want %d moved and an empty DLQ: %+v", rep.Counts.Moved, rep.Stop, n, rep.Counts)
 	}
 	if got := p.all.Snapshot().Of(billing.SQSRequest); got != rep.SQSRequests {

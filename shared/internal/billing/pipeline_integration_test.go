@@ -177,6 +177,8 @@ func newPipeline(t *testing.T, env map[string]string) *pipeline {
 
 // wire builds the three functions as functions/*/main.go do, on the counted
 // configuration, each logging to the pipeline's byte count as it would to stdout.
+// Two additions change no request: the processor's Observe hook counts outcomes,
+// and the breaker store's client carries a second counter.
 func (p *pipeline) wire(ctx context.Context) {
 	t := p.t
 	getenv := func(name string) string { return p.env[name] }
