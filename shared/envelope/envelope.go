@@ -2,7 +2,6 @@ package envelope
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -41,68 +40,88 @@ func (e *Envelope) Attributes() map[string]string {
 	return map[string]string{AttrSource: e.Source, AttrType: e.Type, AttrKey: e.Key()}
 }
 
-type wire struct {
-	V            int               `json:"v"`
-	Source       string            `json:"source"`
-	ID           string            `json:"id"`
-	Type         string            `json:"type"`
-	ReceivedAt   time.Time         `json:"receivedAt"`
-	Headers      map[string]string `json:"headers,omitempty"`
-	Body         string            `json:"body"`
-	BodyEncoding string            `json:"bodyEncoding,omitempty"`
-}
-
 const encodingBase64 = "base64"
 
 // Encode returns the JSON form of e.
 func Encode(e *Envelope) ([]byte, error) {
-	if err := e.validate(); err != nil {
-		return nil, err
-	}
-	w := wire{
-		V:          Version,
-		Source:     e.Source,
-		ID:         e.ID,
-		Type:       e.Type,
-		ReceivedAt: e.ReceivedAt.UTC(),
-		Headers:    e.Headers,
-	}
-	if utf8.Valid(e.Body) {
-		w.Body = string(e.Body)
-	} else {
-		w.Body = base64.StdEncoding.EncodeToString(e.Body)
-		w.BodyEncoding = encodingBase64
-	}
-	return json.Marshal(&w)
+	return AppendEncode(nil, e)
 }
 
-// Decode parses and validates an envelope. Errors wrap ErrInvalid.
+// AppendEncode appends the JSON form of e to dst and returns the extended buffer. The
+// bytes are those encoding/json writes for the versioned wire object: members in the
+// order v, source, id, type, receivedAt, headers (sorted by name, left out when
+// empty), body, bodyEncoding (only "base64"); strings escaped as encoding/json
+// escapes them, HTML characters included.
+func AppendEncode(dst []byte, e *Envelope) ([]byte, error) {
+	if err := e.validate(); err != nil {
+		return dst, err
+	}
+	dst = grow(dst, encodedLenHint(e))
+	n0 := len(dst)
+	dst = append(dst, `{"v":1,"source":`...)
+	dst = appendString(dst, e.Source)
+	dst = append(dst, `,"id":`...)
+	dst = appendString(dst, e.ID)
+	dst = append(dst, `,"type":`...)
+	dst = appendString(dst, e.Type)
+	dst = append(dst, `,"receivedAt":"`...)
+	out, err := appendTime(dst, e.ReceivedAt.UTC())
+	if err != nil {
+		return dst[:n0], fmt.Errorf("envelope receivedAt: %w", err)
+	}
+	dst = append(out, '"')
+	if len(e.Headers) > 0 {
+		dst = append(dst, `,"headers":`...)
+		dst = appendHeaders(dst, e.Headers)
+	}
+	dst = append(dst, `,"body":`...)
+	if utf8.Valid(e.Body) {
+		dst = appendString(dst, e.Body)
+		dst = append(dst, '}')
+	} else {
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, e.Body)
+		dst = append(dst, `","bodyEncoding":"base64"}`...)
+	}
+	return dst, nil
+}
+
+// Decode parses and validates an envelope. Errors wrap ErrInvalid. It accepts exactly
+// what encoding/json accepts for the wire object (member names matched without
+// regard to case, the last of a repeated member winning, null leaving a member
+// unset), and decodes strings as encoding/json does.
 func Decode(data []byte) (*Envelope, error) {
+	return DecodeString(string(data))
+}
+
+// DecodeString is Decode for a message held as a string, such as an SQS record's body.
+// The envelope's strings may share the memory of s.
+func DecodeString(s string) (*Envelope, error) {
 	var w wire
-	if err := json.Unmarshal(data, &w); err != nil {
+	if err := w.parse(s); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if w.V != Version {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrInvalid, w.V, Version)
+	if w.v != Version {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrInvalid, w.v, Version)
 	}
 	e := &Envelope{
-		Source:     w.Source,
-		ID:         w.ID,
-		Type:       w.Type,
-		ReceivedAt: w.ReceivedAt,
-		Headers:    w.Headers,
+		Source:     w.source.text(),
+		ID:         w.id.text(),
+		Type:       w.typ.text(),
+		ReceivedAt: w.receivedAt,
+		Headers:    w.headers,
 	}
-	switch w.BodyEncoding {
+	switch w.bodyEncoding.text() {
 	case "":
-		e.Body = []byte(w.Body)
+		e.Body = w.body.bytes()
 	case encodingBase64:
-		b, err := base64.StdEncoding.DecodeString(w.Body)
+		b, err := base64.StdEncoding.DecodeString(w.body.text())
 		if err != nil {
 			return nil, fmt.Errorf("%w: body: %v", ErrInvalid, err)
 		}
 		e.Body = b
 	default:
-		return nil, fmt.Errorf("%w: unknown bodyEncoding %q", ErrInvalid, w.BodyEncoding)
+		return nil, fmt.Errorf("%w: unknown bodyEncoding %q", ErrInvalid, w.bodyEncoding.text())
 	}
 	if err := e.validate(); err != nil {
 		return nil, err
