@@ -139,8 +139,8 @@ func (t Ticket) Probe() bool { return t.probe }
 type entry struct {
 	mu      sync.Mutex
 	rec     Record
-	readAt  time.Time // when rec was read or written; zero: never
-	reading bool      // a Load is under way
+	readAt  time.Time     // when rec was read or written; zero: never
+	loading chan struct{} // closed when the Load under way ends; nil: none
 }
 
 func (b *Breaker) entry(name string) *entry {
@@ -168,24 +168,44 @@ func (b *Breaker) fresh(readAt, now time.Time) bool {
 }
 
 // current returns the state to decide on: the cached one while fresh, else a read.
-// While another goroutine reads, the others use the cached state. A failed read is
-// reported, and the cached state (or the zero Record) is used until CacheTTL has
-// passed. Its error is only the context's.
+// One goroutine per entry reads at a time: while it does, the others use the cached
+// state, or, when nothing is cached yet (a cold container), wait for that read, so
+// a burst of calls costs one read, not one each. A failed read is reported, and the
+// cached state (or the zero Record) is used until CacheTTL has passed. Its error is
+// only the context's.
 func (b *Breaker) current(ctx context.Context, e *entry, name string, now time.Time) (Record, error) {
 	e.mu.Lock()
-	if b.fresh(e.readAt, now) || (e.reading && !e.readAt.IsZero() && b.set.CacheTTL > 0) {
+	waited := false
+	for e.loading != nil && b.set.CacheTTL > 0 && e.readAt.IsZero() {
+		// Cold: wait for the read under way. If it ended without a state (its
+		// context ended), look again: this goroutine may read itself.
+		wait := e.loading
+		e.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return Record{}, ctx.Err()
+		}
+		waited = true
+		e.mu.Lock()
+	}
+	if b.fresh(e.readAt, now) || (e.loading != nil && b.set.CacheTTL > 0) || (waited && !e.readAt.IsZero()) {
 		rec := e.rec
 		e.mu.Unlock()
 		return rec, nil
 	}
-	e.reading = true
+	done := make(chan struct{})
+	e.loading = done
 	e.mu.Unlock()
 
 	rec, err := b.store.Load(ctx, name)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.reading = false
+	if e.loading == done {
+		e.loading = nil
+	}
+	close(done)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return Record{}, cerr

@@ -229,6 +229,72 @@ func TestOneReadAtATimePerDependency(t *testing.T) {
 	}
 }
 
+// A cold container (nothing cached yet) hit by a burst reads once: the first caller
+// reads, the others wait for its answer instead of each reading the store.
+func TestColdBurstReadsOnce(t *testing.T) {
+	t.Parallel()
+	inner := &breakertest.Counting{Store: breaker.NewMemoryStore()}
+	clock := breakertest.NewClock(breakertest.T0)
+	const burst = 20
+	// entered has room for every caller, so that a wrong extra read is counted
+	// instead of blocking.
+	bs := &blockingStore{Store: inner, entered: make(chan struct{}, burst), release: make(chan struct{})}
+	b := breaker.New(bs, breaker.Settings{Now: clock.Now})
+	var wg sync.WaitGroup
+	for range burst {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if tk, err := b.Allow(ctx, "crm"); err != nil || tk.Name() != "crm" {
+				t.Errorf("Allow: %+v, %v", tk, err)
+			}
+		}()
+	}
+	<-bs.entered // one read is under way; give the others time to arrive
+	time.Sleep(20 * time.Millisecond)
+	close(bs.release)
+	wg.Wait()
+	if n := inner.Reads(); n != 1 {
+		t.Fatalf("%d reads for a cold burst of %d, want 1", n, burst)
+	}
+}
+
+// A waiter whose context ends while the cold read is under way gets the context's
+// error, not a guess; when the reader's own context ends, a waiter reads itself.
+func TestColdWaitEndsWithTheContext(t *testing.T) {
+	t.Parallel()
+	inner := &breakertest.Counting{Store: breaker.NewMemoryStore()}
+	clock := breakertest.NewClock(breakertest.T0)
+	bs := &blockingStore{Store: inner, entered: make(chan struct{}), release: make(chan struct{})}
+	b := breaker.New(bs, breaker.Settings{Now: clock.Now})
+	readerCtx, cancelReader := context.WithCancel(ctx)
+	readerDone := make(chan error, 1)
+	go func() { _, err := b.Allow(readerCtx, "crm"); readerDone <- err }()
+	<-bs.entered
+
+	waiterCtx, cancelWaiter := context.WithCancel(ctx)
+	waiterDone := make(chan error, 1)
+	go func() { _, err := b.Allow(waiterCtx, "crm"); waiterDone <- err }()
+	time.Sleep(10 * time.Millisecond)
+	cancelWaiter()
+	if err := <-waiterDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("waiter: %v, want context.Canceled", err)
+	}
+
+	second := make(chan error, 1)
+	go func() { _, err := b.Allow(ctx, "crm"); second <- err }()
+	time.Sleep(10 * time.Millisecond)
+	cancelReader()
+	close(bs.release) // the reader's Load returns; its context has ended
+	if err := <-readerDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("reader: %v, want context.Canceled", err)
+	}
+	<-bs.entered // the waiter left without a state reads itself
+	if err := <-second; err != nil {
+		t.Fatalf("the waiter that read itself: %v", err)
+	}
+}
+
 func TestStateStrings(t *testing.T) {
 	t.Parallel()
 	for _, s := range []breaker.State{breaker.Closed, breaker.Open, breaker.HalfOpen} {
