@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -215,25 +216,31 @@ type Result struct {
 
 // Handle processes one batch and reports the records to deliver again.
 func (p *Processor) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	results := make([]Result, len(ev.Records))
+	recs := ev.Records
+	results := make([]Result, len(recs))
+	// The handler must end before the invocation does, leaving time to record the
+	// outcome; the lease ends with it. One deadline serves the whole batch.
+	hctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		hctx, cancel = context.WithDeadline(ctx, dl.Add(-p.set.DeadlineMargin))
+		defer cancel()
+	}
+	if len(recs) == 1 || p.set.Concurrency == 1 {
+		// One at a time, in batch order: copies of one event follow each other.
+		for i := range recs {
+			env, err := envelope.DecodeString(recs[i].Body)
+			results[i] = p.record(ctx, hctx, &recs[i], env, err)
+		}
+	} else {
+		p.concurrently(ctx, hctx, recs, results)
+	}
+
+	var resp events.SQSEventResponse
 	var metrics *telemetry.Metrics
 	if p.o.Metrics != nil {
 		metrics = telemetry.NewMetrics()
 	}
-	sem := make(chan struct{}, p.set.Concurrency)
-	keys := &keyLocks{m: map[string]*sync.Mutex{}}
-	var wg sync.WaitGroup
-	for i := range ev.Records {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int) {
-			defer func() { <-sem; wg.Done() }()
-			results[i] = p.record(ctx, &ev.Records[i], keys)
-		}(i)
-	}
-	wg.Wait()
-
-	var resp events.SQSEventResponse
 	for _, r := range results {
 		if r.Outcome == Deferred || r.Outcome == Retried || r.Outcome == Failed {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageID})
@@ -253,32 +260,99 @@ func (p *Processor) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSE
 	return resp, nil
 }
 
-// keyLocks serialises the records of one batch that share an idempotency key (the
-// same event sent twice): a copy waits for the first and then finds it completed,
-// instead of finding it leased and deferring itself for the rest of that lease.
-type keyLocks struct {
-	mu sync.Mutex
-	m  map[string]*sync.Mutex
+// decoded is one record of a batch, decoded before the batch is handed out.
+type decoded struct {
+	env *envelope.Envelope
+	err error
+	// next is the index of the next record of the batch with the same idempotency
+	// key, -1 for none: records of one key run one after another, in batch order.
+	next int
 }
 
-// lock takes key's lock and returns its unlock.
-func (k *keyLocks) lock(key string) func() {
-	k.mu.Lock()
-	l := k.m[key]
-	if l == nil {
-		l = &sync.Mutex{}
-		k.m[key] = l
+// concurrently handles the records of a batch on at most Concurrency goroutines.
+// Records sharing an idempotency key (the same event sent twice) form a chain that
+// one goroutine runs in batch order, so a copy finds the event completed instead of
+// leased and deferring itself for the rest of that lease.
+func (p *Processor) concurrently(ctx, hctx context.Context, recs []events.SQSMessage, results []Result) {
+	items := make([]decoded, len(recs))
+	heads := make([]int, 0, len(recs))
+	var byKey map[string]int // key → the last record of its chain so far, for large batches
+	if len(recs) > chainScanMax {
+		byKey = make(map[string]int, len(recs))
 	}
-	k.mu.Unlock()
-	l.Lock()
-	return l.Unlock
+	for i := range recs {
+		it := &items[i]
+		it.env, it.err = envelope.DecodeString(recs[i].Body)
+		it.next = -1
+		if it.err != nil {
+			heads = append(heads, i)
+			continue
+		}
+		last := -1
+		if byKey != nil {
+			key := it.env.Key()
+			if j, ok := byKey[key]; ok {
+				last = j
+			}
+			byKey[key] = i
+		} else {
+			for j := i - 1; j >= 0; j-- {
+				if o := items[j].env; o != nil && sameKey(o, it.env) {
+					last = j
+					break
+				}
+			}
+		}
+		if last < 0 {
+			heads = append(heads, i)
+		} else {
+			items[last].next = i
+		}
+	}
+
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	work := func() {
+		defer wg.Done()
+		for {
+			h := int(next.Add(1) - 1)
+			if h >= len(heads) {
+				return
+			}
+			for i := heads[h]; i >= 0; i = items[i].next {
+				results[i] = p.record(ctx, hctx, &recs[i], items[i].env, items[i].err)
+			}
+		}
+	}
+	workers := min(p.set.Concurrency, len(heads))
+	wg.Add(workers)
+	for range workers {
+		go work()
+	}
+	wg.Wait()
 }
 
-func (p *Processor) record(ctx context.Context, m *events.SQSMessage, keys *keyLocks) Result {
+// sameKey reports whether a.Key() == b.Key(), without building the keys.
+func sameKey(a, b *envelope.Envelope) bool {
+	if len(a.Source)+len(a.ID) != len(b.Source)+len(b.ID) {
+		return false
+	}
+	if a.Source == b.Source {
+		return a.ID == b.ID
+	}
+	return a.Key() == b.Key() // rare: one source name is a prefix of the other's key
+}
+
+// chainScanMax is the largest batch whose same-key records are found by comparing
+// each record with those before it; larger batches use a map.
+const chainScanMax = 32
+
+// record handles one record whose envelope decoded to env (or failed with
+// decodeErr). hctx is the handler's context, which ends before ctx does.
+func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env *envelope.Envelope, decodeErr error) Result {
 	res := Result{MessageID: m.MessageId}
-	env, err := envelope.Decode([]byte(m.Body))
-	if err != nil {
-		res.Outcome, res.Reason, res.Err = DeadLettered, ReasonUndecodable, err
+	if decodeErr != nil {
+		res.Outcome, res.Reason, res.Err = DeadLettered, ReasonUndecodable, decodeErr
 		if m.MessageAttributes != nil {
 			res.Source = strAttr(m, envelope.AttrSource)
 			res.Type = strAttr(m, envelope.AttrType)
@@ -292,16 +366,6 @@ func (p *Processor) record(ctx context.Context, m *events.SQSMessage, keys *keyL
 		p.log(ctx, slog.LevelInfo, res)
 		return res
 	}
-
-	// The handler must end before the invocation does, leaving time to record the
-	// outcome; the lease ends with it.
-	hctx := ctx
-	if dl, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		hctx, cancel = context.WithDeadline(ctx, dl.Add(-p.set.DeadlineMargin))
-		defer cancel()
-	}
-	defer keys.lock(res.Key)()
 
 	var ticket breaker.Ticket
 	guarded := p.o.Breakers != nil && rt.Dependency != ""
