@@ -75,7 +75,7 @@ func (m *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (Claim, error
 	}
 	r := old
 	if fresh {
-		r = &Record{Key: req.Key, PayloadHash: req.PayloadHash, Steps: map[string][]byte{}}
+		r = &Record{Key: req.Key, PayloadHash: req.PayloadHash}
 		m.items[req.Key] = r
 	}
 	r.Status = StatusInProgress
@@ -142,6 +142,9 @@ func (m *MemoryStore) SaveStep(ctx context.Context, key, token, step string, res
 	r, ok := m.owned(key, token)
 	if !ok {
 		return fmt.Errorf("save step %q of %s: %w", step, key, ErrLeaseLost)
+	}
+	if r.Steps == nil {
+		r.Steps = map[string][]byte{}
 	}
 	r.Steps[step] = append([]byte{}, result...)
 	return nil

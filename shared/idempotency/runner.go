@@ -69,7 +69,9 @@ func NewRunner(store Store, s Settings) *Runner {
 // PayloadHash returns the hash Tenaz stores for a body: hex SHA-256.
 func PayloadHash(body []byte) string {
 	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:])
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	return string(h[:])
 }
 
 // Handler does the work of one event. It returns a small result stored with the
@@ -178,16 +180,13 @@ func (r *Runner) Do(ctx context.Context, key, payloadHash string, fn Handler) (O
 		return Outcome{}, fmt.Errorf("run %s: store answered claim status %d", key, c.Status)
 	}
 
-	steps := c.Record.Steps
-	if steps == nil {
-		steps = map[string][]byte{}
-	}
-	a := &Attempt{store: r.store, key: key, token: token, number: c.Record.Attempts, steps: steps}
+	a := &Attempt{store: r.store, key: key, token: token, number: c.Record.Attempts, steps: c.Record.Steps}
 	result, fnErr := r.call(ctx, a, fn)
 	a.end()
 
-	finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
+	finish := &a.finish
+	finish.start(ctx, finishTimeout)
+	defer finish.stop()
 	if fnErr != nil {
 		out.Kind, out.Err = Failed, fnErr
 		if err := r.store.Release(finish, key, token); err != nil {
@@ -228,8 +227,10 @@ type Attempt struct {
 	number int
 
 	mu    sync.Mutex
-	steps map[string][]byte
+	steps map[string][]byte // nil until a step completes
 	over  bool
+
+	finish finishContext // of the completion or release, after the handler
 }
 
 // Key is the event's idempotency key. Derive downstream Idempotency-Key headers from
@@ -273,12 +274,16 @@ func (a *Attempt) Step(ctx context.Context, step string, fn func(ctx context.Con
 	}
 	// The effect happened: record it even if ctx ended meanwhile. The write is
 	// conditional on the lease token, so it is safe after the lease too.
-	save, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
+	save := &finishContext{}
+	save.start(ctx, finishTimeout)
+	defer save.stop()
 	if err := a.store.SaveStep(save, a.key, a.token, step, result); err != nil {
 		return nil, fmt.Errorf("step %q: %w", step, err)
 	}
 	a.mu.Lock()
+	if a.steps == nil {
+		a.steps = map[string][]byte{}
+	}
 	a.steps[step] = append([]byte{}, result...)
 	a.mu.Unlock()
 	return result, nil

@@ -27,7 +27,7 @@ type Record struct {
 	ExpiresAt        int64             // "expiresAt", epoch seconds: the TTL attribute
 	PayloadHash      string            // "payloadHash" of the first claim
 	Result           []byte            // "result": a COMPLETED record's small result, if any
-	Steps            map[string][]byte // "steps": completed step name → its result
+	Steps            map[string][]byte // "steps": completed step name → its result; may be nil when there are none
 }
 
 // Expired reports whether r is past its retention at now and so counts as absent.
@@ -38,10 +38,14 @@ func (r *Record) LeaseLive(now time.Time) bool {
 	return r.LeaseToken != "" && now.UnixMilli() < r.LeaseExpiresAtMs
 }
 
-// Clone returns a deep copy of r.
+// Clone returns a deep copy of r. A record without steps gets nil Steps.
 func (r Record) Clone() Record {
 	if r.Result != nil {
 		r.Result = append([]byte{}, r.Result...)
+	}
+	if len(r.Steps) == 0 {
+		r.Steps = nil
+		return r
 	}
 	steps := make(map[string][]byte, len(r.Steps))
 	for k, v := range r.Steps {
