@@ -61,6 +61,11 @@ func TestFinishContext(t *testing.T) {
 			case <-time.After(time.Second):
 				t.Fatal("Done not closed after the deadline")
 			}
+			select {
+			case <-child.Done():
+			case <-time.After(time.Second):
+				t.Fatal("child not ended with its parent")
+			}
 			if !errors.Is(c.Err(), context.DeadlineExceeded) || !errors.Is(child.Err(), context.DeadlineExceeded) {
 				t.Fatalf("Err %v, child %v", c.Err(), child.Err())
 			}
