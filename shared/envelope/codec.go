@@ -47,22 +47,15 @@ func (j jstr) text() string {
 	return string(appendUnquoted(make([]byte, 0, len(j.raw)), j.raw))
 }
 
-// bytes is the string's value as a new byte slice (never nil).
-func (j jstr) bytes() []byte {
-	if !j.escaped {
-		return []byte(j.raw)
-	}
-	return appendUnquoted(make([]byte, 0, len(j.raw)), j.raw)
-}
-
 // wire is the decoded wire object.
 type wire struct {
-	v                                   int64
-	source, id, typ, body, bodyEncoding jstr
-	receivedAt                          time.Time
-	headers                             map[string]string
-	s                                   string // the input
-	i                                   int    // read position in s
+	v                             int64
+	source, id, typ, bodyEncoding jstr
+	body                          []byte // decoded; nil until a body member
+	receivedAt                    time.Time
+	headers                       map[string]string
+	s                             string // the input
+	i                             int    // read position in s
 }
 
 var (
@@ -212,7 +205,9 @@ func (w *wire) value(key string, m int) error {
 	case mType:
 		dst = &w.typ
 	case mBody:
-		dst = &w.body
+		if c == '"' {
+			return w.bodyString()
+		}
 	case mBodyEncoding:
 		dst = &w.bodyEncoding
 	}
@@ -376,13 +371,18 @@ func (w *wire) str() (jstr, error) {
 		return jstr{}, w.syntax("want a string")
 	}
 	start := w.i + 1
-	escaped, ascii := false, true
-	for i := start; i < len(w.s); {
-		c := w.s[i]
-		switch {
+	escaped, high := false, false
+	for i := start; ; {
+		var h bool
+		i, h = plainRun(w.s, i)
+		high = high || h
+		if i >= len(w.s) {
+			return jstr{}, errEnd
+		}
+		switch c := w.s[i]; {
 		case c == '"':
 			j := jstr{raw: w.s[start:i], escaped: escaped}
-			if !escaped && !ascii && !utf8.ValidString(j.raw) {
+			if !escaped && high && !utf8.ValidString(j.raw) {
 				j.escaped = true
 			}
 			w.i = i + 1
@@ -410,17 +410,148 @@ func (w *wire) str() (jstr, error) {
 				w.i = i + 1
 				return jstr{}, w.syntax("invalid escape")
 			}
-		case c < 0x20:
+		default: // a control character
 			w.i = i
 			return jstr{}, w.syntax("control character in string")
-		default:
-			if c >= utf8.RuneSelf {
-				ascii = false
-			}
-			i++
 		}
 	}
-	return jstr{}, errEnd
+}
+
+// bodyString reads the body's string (at its opening quote) as str does, decoding it
+// in the same pass: a body is most of an envelope, and mostly escapes.
+func (w *wire) bodyString() error {
+	start := w.i + 1
+	// The rest of the input bounds the decoded length.
+	dst := w.body[:0]
+	if cap(dst) < len(w.s)-start {
+		dst = make([]byte, 0, len(w.s)-start)
+	}
+	high := false
+	for i := start; ; {
+		j, h := plainRun(w.s, i)
+		high = high || h
+		dst = append(dst, w.s[i:j]...)
+		if i = j; i >= len(w.s) {
+			return errEnd
+		}
+		switch c := w.s[i]; {
+		case c == '"':
+			if high && !utf8.Valid(dst) {
+				// Bytes that are not UTF-8 become U+FFFD, as encoding/json has it.
+				dst = appendUnquoted(dst[:0], w.s[start:i])
+			}
+			w.body, w.i = dst, i+1
+			return nil
+		case c == '\\':
+			if i+1 >= len(w.s) {
+				return errEnd
+			}
+			switch e := w.s[i+1]; e {
+			case '"', '\\', '/':
+				dst = append(dst, e)
+			case 'b':
+				dst = append(dst, '\b')
+			case 'f':
+				dst = append(dst, '\f')
+			case 'n':
+				dst = append(dst, '\n')
+			case 'r':
+				dst = append(dst, '\r')
+			case 't':
+				dst = append(dst, '\t')
+			case 'u':
+				for k := i + 2; k < i+6; k++ {
+					if k >= len(w.s) {
+						return errEnd
+					}
+					if hexVal(w.s[k]) < 0 {
+						w.i = k
+						return w.syntax("invalid \\u escape")
+					}
+				}
+				r := u4(w.s[i:])
+				i += 6
+				if utf16.IsSurrogate(r) {
+					// The second half is consumed only when it is a valid escape that
+					// completes the pair; otherwise it is read on its own next.
+					if dec := utf16.DecodeRune(r, u4(w.s[i:])); dec != unicode.ReplacementChar {
+						i += 6
+						dst = utf8.AppendRune(dst, dec)
+						continue
+					}
+					r = unicode.ReplacementChar
+				}
+				dst = utf8.AppendRune(dst, r)
+				continue
+			default:
+				w.i = i + 1
+				return w.syntax("invalid escape")
+			}
+			i += 2
+		default: // a control character
+			w.i = i
+			return w.syntax("control character in string")
+		}
+	}
+}
+
+// Word-at-a-time scanning: eight bytes of a string in one uint64.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+func load8(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// hasByte reports whether a byte of x is b.
+func hasByte(x uint64, b byte) bool {
+	y := x ^ (ones * uint64(b))
+	return (y-ones)&^y&highs != 0
+}
+
+// plainRun returns the index of the first quote, backslash or control character of
+// s at or after i (len(s) if none), and whether a byte before it is not ASCII.
+func plainRun(s string, i int) (int, bool) {
+	var acc uint64
+	for ; i+8 <= len(s); i += 8 {
+		x := load8(s, i)
+		// A byte below 0x20 (ASCII bytes only; the others are seen by acc).
+		if (x-ones*0x20)&^x&highs != 0 || hasByte(x, '"') || hasByte(x, '\\') {
+			break
+		}
+		acc |= x
+	}
+	high := acc&highs != 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c == '"' || c == '\\' || c < 0x20 {
+			return i, high
+		}
+		if c >= utf8.RuneSelf {
+			high = true
+		}
+	}
+	return i, high
+}
+
+// escapeRun returns the index of the first backslash or non-ASCII byte of s at or
+// after i, len(s) if none.
+func escapeRun(s string, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		if x := load8(s, i); x&highs != 0 || hasByte(x, '\\') {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c >= utf8.RuneSelf {
+			return i
+		}
+	}
+	return i
 }
 
 // number reads a JSON number.
@@ -599,45 +730,45 @@ func u4(s string) rune {
 // U+FFFD.
 func appendUnquoted(dst []byte, raw string) []byte {
 	for i := 0; i < len(raw); {
-		c := raw[i]
-		switch {
-		case c == '\\':
-			switch raw[i+1] {
-			case 'b':
-				dst = append(dst, '\b')
-			case 'f':
-				dst = append(dst, '\f')
-			case 'n':
-				dst = append(dst, '\n')
-			case 'r':
-				dst = append(dst, '\r')
-			case 't':
-				dst = append(dst, '\t')
-			case 'u':
-				r := u4(raw[i:])
-				i += 6
-				if utf16.IsSurrogate(r) {
-					if dec := utf16.DecodeRune(r, u4(raw[i:])); dec != unicode.ReplacementChar {
-						i += 6
-						dst = utf8.AppendRune(dst, dec)
-						continue
-					}
-					r = unicode.ReplacementChar
-				}
-				dst = utf8.AppendRune(dst, r)
-				continue
-			default: // '"', '\\', '/'
-				dst = append(dst, raw[i+1])
-			}
-			i += 2
-		case c < utf8.RuneSelf:
-			dst = append(dst, c)
-			i++
-		default:
+		if j := escapeRun(raw, i); j > i {
+			dst = append(dst, raw[i:j]...)
+			i = j
+			continue
+		}
+		if c := raw[i]; c != '\\' {
 			r, size := utf8.DecodeRuneInString(raw[i:])
 			dst = utf8.AppendRune(dst, r)
 			i += size
+			continue
 		}
+		switch raw[i+1] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := u4(raw[i:])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if dec := utf16.DecodeRune(r, u4(raw[i:])); dec != unicode.ReplacementChar {
+					i += 6
+					dst = utf8.AppendRune(dst, dec)
+					continue
+				}
+				r = unicode.ReplacementChar
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		default: // '"', '\\', '/'
+			dst = append(dst, raw[i+1])
+		}
+		i += 2
 	}
 	return dst
 }

@@ -113,13 +113,17 @@ func DecodeString(s string) (*Envelope, error) {
 	}
 	switch w.bodyEncoding.text() {
 	case "":
-		e.Body = w.body.bytes()
+		e.Body = w.body
+		if e.Body == nil {
+			e.Body = []byte{}
+		}
 	case encodingBase64:
-		b, err := base64.StdEncoding.DecodeString(w.body.text())
+		b := make([]byte, base64.StdEncoding.DecodedLen(len(w.body)))
+		n, err := base64.StdEncoding.Decode(b, w.body)
 		if err != nil {
 			return nil, fmt.Errorf("%w: body: %v", ErrInvalid, err)
 		}
-		e.Body = b
+		e.Body = b[:n]
 	default:
 		return nil, fmt.Errorf("%w: unknown bodyEncoding %q", ErrInvalid, w.bodyEncoding.text())
 	}
