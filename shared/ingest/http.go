@@ -38,7 +38,10 @@ func (s *Service) HandleAPIGateway(ctx context.Context, req events.APIGatewayV2H
 			return apiResponse(refuse(http.StatusNotFound, OutcomeUnknownSource, "no such path; webhooks are POSTed to /webhooks/{source}")), nil
 		}
 	}
-	res := s.Handle(ctx, Request{Method: method, Source: source, Headers: headers, Body: body})
+	res := s.serve(ctx, Request{Method: method, Source: source, Headers: headers, Body: body})
+	if res.Body == nil {
+		return events.APIGatewayV2HTTPResponse{StatusCode: res.Status, Headers: jsonHeaders, Body: acceptedBody(res.ID)}, nil
+	}
 	return apiResponse(res), nil
 }
 

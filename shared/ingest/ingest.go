@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/tenaz/tenaz/shared/envelope"
@@ -98,6 +99,17 @@ const (
 
 // Handle verifies req, enqueues it and says what to answer.
 func (s *Service) Handle(ctx context.Context, req Request) Result {
+	res := s.serve(ctx, req)
+	if res.Body == nil {
+		res.Body = []byte(acceptedBody(res.ID))
+	}
+	return res
+}
+
+// serve is Handle, except that the Result of an accepted webhook has no Body unless
+// an observer is told of it: HandleAPIGateway writes that answer straight into its
+// response.
+func (s *Service) serve(ctx context.Context, req Request) Result {
 	res := s.handle(ctx, req)
 	res.Source = req.Source
 	// An accepted webhook logs at DEBUG: SQS and the API's metrics count them, and a
@@ -111,6 +123,9 @@ func (s *Service) Handle(ctx context.Context, req Request) Result {
 	s.log.LogAttrs(ctx, lvl, "webhook", slog.String("source", req.Source), slog.String("id", res.ID),
 		slog.String("type", res.Type), slog.String("outcome", res.Outcome), slog.Int("status", res.Status))
 	if s.observe != nil {
+		if res.Body == nil {
+			res.Body = []byte(acceptedBody(res.ID))
+		}
 		s.observe(res)
 	}
 	return res
@@ -141,17 +156,19 @@ func (s *Service) handle(ctx context.Context, req Request) Result {
 		return Result{Status: http.StatusOK, Body: body, Outcome: OutcomeChallenge}
 	}
 
+	// Verify hands over a map of its own (or nil): the content type joins it.
 	headers := ev.Headers
 	if ct := req.Headers["content-type"]; ct != "" {
-		headers = make(map[string]string, len(ev.Headers)+1)
-		for k, v := range ev.Headers {
-			headers[k] = v
+		if headers == nil {
+			headers = make(map[string]string, 1)
 		}
 		headers["content-type"] = ct
 	}
 	env := &envelope.Envelope{Source: req.Source, ID: ev.ID, Type: ev.Type, ReceivedAt: now.UTC(), Headers: headers, Body: req.Body}
-	data, err := envelope.Encode(env)
+	buf := messageBufs.Get().(*[]byte)
+	data, err := envelope.AppendEncode((*buf)[:0], env)
 	if err != nil {
+		putMessageBuf(buf, data)
 		// Verify guarantees id and type; this is a bug, not the sender's fault.
 		res := refuse(http.StatusInternalServerError, "internal", "could not build the queue message")
 		res.ID, res.Type = ev.ID, ev.Type
@@ -159,18 +176,55 @@ func (s *Service) handle(ctx context.Context, req Request) Result {
 	}
 	attrs := env.Attributes()
 	if size := len(data) + attrBytes(attrs); size > MaxMessageBytes {
+		putMessageBuf(buf, data)
 		res := refuse(http.StatusRequestEntityTooLarge, OutcomeTooLarge, "body too large for the queue once wrapped")
 		res.ID, res.Type = ev.ID, ev.Type
 		return res
 	}
-	if _, err := s.queue.Send(ctx, queue.Message{Body: string(data), Attributes: attrs}); err != nil {
+	msg := queue.Message{Body: string(data), Attributes: attrs}
+	putMessageBuf(buf, data)
+	if _, err := s.queue.Send(ctx, msg); err != nil {
 		s.log.ErrorContext(ctx, "enqueue failed", "source", req.Source, "id", ev.ID, "error", err.Error())
 		res := refuse(http.StatusServiceUnavailable, OutcomeQueueFailed, "could not enqueue the webhook; retry later")
 		res.ID, res.Type = ev.ID, ev.Type
 		return res
 	}
-	body, _ := json.Marshal(map[string]string{"id": ev.ID})
-	return Result{Status: http.StatusAccepted, Body: body, Outcome: OutcomeAccepted, ID: ev.ID, Type: ev.Type}
+	// The body, {"id": ...}, is written by whoever answers: see serve.
+	return Result{Status: http.StatusAccepted, Outcome: OutcomeAccepted, ID: ev.ID, Type: ev.Type}
+}
+
+// messageBufs hold queue messages while they are encoded; the queue gets a string
+// copy, so a buffer is free again once the message is built.
+var messageBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// putMessageBuf returns a buffer to the pool, unless it grew past what a typical
+// webhook needs (a 256 KiB body would otherwise stay pinned per pooled buffer).
+func putMessageBuf(buf *[]byte, data []byte) {
+	if cap(data) <= 64<<10 {
+		*buf = data[:0]
+		messageBufs.Put(buf)
+	}
+}
+
+// acceptedBody is the answer to an accepted webhook: {"id": id}, as encoding/json
+// writes it.
+func acceptedBody(id string) string {
+	if !plainJSON(id) {
+		body, _ := json.Marshal(map[string]string{"id": id})
+		return string(body)
+	}
+	return `{"id":"` + id + `"}`
+}
+
+// plainJSON reports whether s is written as it is inside a JSON string by
+// encoding/json: printable ASCII other than '"', '\\', '<', '>' and '&'.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // attrBytes is what SQS counts of the message attributes: name, type and value.

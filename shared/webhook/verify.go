@@ -13,7 +13,8 @@ type Event struct {
 	// itself and enqueues nothing. ID is empty then.
 	Challenge string
 	// Headers are the provider headers worth keeping on the envelope (lower-case
-	// names), never a signature header; nil when there are none.
+	// names), never a signature header; nil when there are none. Each Verify makes
+	// a new map, which the caller may change.
 	Headers map[string]string
 }
 
