@@ -383,13 +383,14 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 		ticket = t
 	}
 
-	out, err := p.o.Runner.Do(hctx, res.Key, idempotency.PayloadHash(env.Body), func(ctx context.Context, a *idempotency.Attempt) (result []byte, err error) {
+	key := res.Key // the handler closes over key, not res, which stays on the stack
+	out, err := p.o.Runner.Do(hctx, key, idempotency.PayloadHash(env.Body), func(ctx context.Context, a *idempotency.Attempt) (result []byte, err error) {
 		// A panicking handler fails its attempt like an error: the claim is released,
 		// the attempt counts, and the other records of the batch are unaffected.
 		defer func() {
 			if v := recover(); v != nil {
 				err = fmt.Errorf("handler panicked: %v", v)
-				p.o.Log.ErrorContext(ctx, "handler panicked", "key", res.Key, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				p.o.Log.ErrorContext(ctx, "handler panicked", "key", key, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			}
 		}()
 		return rt.Handler.Handle(ctx, env, a)
