@@ -289,36 +289,45 @@ func floorKeys(n int) []string {
 	return keys
 }
 
-// The attribute names of the floor's calls: fixed, so built once, as a caller would.
+// What does not change from call to call is built once, as a caller of the SDK can
+// (the SDK only reads its inputs): the table name, expressions, attribute names and
+// constant values.
 var (
-	floorClaimNames = map[string]string{
+	floorTable          = "tenaz-idempotency"
+	floorClaimUpdate    = "SET #status = :inProgress, #token = :token, #lease = :lease, #exp = :exp, #hash = if_not_exists(#hash, :hash), #steps = if_not_exists(#steps, :noSteps) ADD #att :one"
+	floorClaimCondition = "attribute_not_exists(#id) OR (#exp >= :nowS AND #status <> :completed AND (attribute_not_exists(#lease) OR #lease <= :nowMs))"
+	floorCompleteUpdate = "SET #status = :completed, #exp = :exp REMOVE #token, #lease, #result"
+	floorOwned          = "#token = :token"
+	floorClaimNames     = map[string]string{
 		"#id": "id", "#status": "status", "#token": "leaseToken", "#lease": "leaseExpiresAt",
 		"#exp": "expiresAt", "#hash": "payloadHash", "#steps": "steps", "#att": "attempts",
 	}
 	floorCompleteNames = map[string]string{
 		"#status": "status", "#exp": "expiresAt", "#token": "leaseToken", "#lease": "leaseExpiresAt", "#result": "result",
 	}
+	floorInProgress types.AttributeValue = &types.AttributeValueMemberS{Value: "IN_PROGRESS"}
+	floorCompleted  types.AttributeValue = &types.AttributeValueMemberS{Value: "COMPLETED"}
+	floorOne        types.AttributeValue = &types.AttributeValueMemberN{Value: "1"}
+	floorNoSteps    types.AttributeValue = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}}
 )
 
 // floorClaim is the claim the DynamoDB store sends for key at now.
 func floorClaim(key, token, hash string, now time.Time) *dynamodb.UpdateItemInput {
 	return &dynamodb.UpdateItemInput{
-		TableName: aws.String("tenaz-idempotency"),
-		Key:       map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: key}},
-		UpdateExpression: aws.String("SET #status = :inProgress, #token = :token, #lease = :lease, #exp = :exp, " +
-			"#hash = if_not_exists(#hash, :hash), #steps = if_not_exists(#steps, :noSteps) ADD #att :one"),
-		ConditionExpression: aws.String("attribute_not_exists(#id) OR " +
-			"(#exp >= :nowS AND #status <> :completed AND (attribute_not_exists(#lease) OR #lease <= :nowMs))"),
+		TableName:                &floorTable,
+		Key:                      map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: key}},
+		UpdateExpression:         &floorClaimUpdate,
+		ConditionExpression:      &floorClaimCondition,
 		ExpressionAttributeNames: floorClaimNames,
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":inProgress": &types.AttributeValueMemberS{Value: "IN_PROGRESS"},
-			":completed":  &types.AttributeValueMemberS{Value: "COMPLETED"},
+			":inProgress": floorInProgress,
+			":completed":  floorCompleted,
 			":token":      &types.AttributeValueMemberS{Value: token},
 			":lease":      &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(time.Hour).UnixMilli(), 10)},
 			":exp":        &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(idempotency.DefaultRetention).Unix(), 10)},
 			":hash":       &types.AttributeValueMemberS{Value: hash},
-			":noSteps":    &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
-			":one":        &types.AttributeValueMemberN{Value: "1"},
+			":noSteps":    floorNoSteps,
+			":one":        floorOne,
 			":nowS":       &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)},
 			":nowMs":      &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)},
 		},
@@ -330,13 +339,13 @@ func floorClaim(key, token, hash string, now time.Time) *dynamodb.UpdateItemInpu
 // floorComplete is the completion (no result) the DynamoDB store sends for key.
 func floorComplete(key, token string, now time.Time) *dynamodb.UpdateItemInput {
 	return &dynamodb.UpdateItemInput{
-		TableName:                aws.String("tenaz-idempotency"),
+		TableName:                &floorTable,
 		Key:                      map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: key}},
-		UpdateExpression:         aws.String("SET #status = :completed, #exp = :exp REMOVE #token, #lease, #result"),
-		ConditionExpression:      aws.String("#token = :token"),
+		UpdateExpression:         &floorCompleteUpdate,
+		ConditionExpression:      &floorOwned,
 		ExpressionAttributeNames: floorCompleteNames,
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":completed": &types.AttributeValueMemberS{Value: "COMPLETED"},
+			":completed": floorCompleted,
 			":exp":       &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(idempotency.DefaultRetention).Unix(), 10)},
 			":token":     &types.AttributeValueMemberS{Value: token},
 		},

@@ -37,8 +37,9 @@ func encode(r idempotency.Record) map[string]types.AttributeValue {
 	return item
 }
 
-// decode reads a stored item. An item that is not a record (wrong types, no key) is
-// a permanent error: no retry will change it; an operator must.
+// decode reads a stored item; a record without steps has nil Steps. An item that is
+// not a record (wrong types, no key) is a permanent error: no retry will change it;
+// an operator must.
 func decode(item map[string]types.AttributeValue) (idempotency.Record, error) {
 	var r idempotency.Record
 	var err error
@@ -94,9 +95,11 @@ func decode(item map[string]types.AttributeValue) (idempotency.Record, error) {
 			err = fmt.Errorf("attribute %s is %T, want B", AttrResult, v)
 		}
 	}
-	r.Steps = map[string][]byte{}
 	switch v := item[AttrSteps].(type) {
 	case *types.AttributeValueMemberM:
+		if len(v.Value) > 0 {
+			r.Steps = make(map[string][]byte, len(v.Value))
+		}
 		for name, sv := range v.Value {
 			b, ok := sv.(*types.AttributeValueMemberB)
 			if !ok {

@@ -83,6 +83,24 @@ func pick(keys ...string) map[string]string {
 	return m
 }
 
+// The names of each hot-path call, built once: the SDK only reads its inputs, so one
+// map serves every call.
+var (
+	claimNames    = pick("#id", "#status", "#token", "#lease", "#exp", "#hash", "#steps", "#att")
+	completeNames = pick("#status", "#exp", "#token", "#lease", "#result")
+	releaseNames  = pick("#status", "#token", "#lease")
+)
+
+// Constant attribute values, shared by every call for the same reason.
+var (
+	valInProgress types.AttributeValue = &types.AttributeValueMemberS{Value: string(idempotency.StatusInProgress)}
+	valCompleted  types.AttributeValue = &types.AttributeValueMemberS{Value: string(idempotency.StatusCompleted)}
+	valRetryable  types.AttributeValue = &types.AttributeValueMemberS{Value: string(idempotency.StatusRetryable)}
+	valOne        types.AttributeValue = &types.AttributeValueMemberN{Value: "1"}
+	valZero       types.AttributeValue = &types.AttributeValueMemberN{Value: "0"}
+	valNoSteps    types.AttributeValue = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}}
+)
+
 const (
 	// claimUpdate keeps the first payload hash and the steps of earlier attempts, and
 	// counts the attempt atomically.
@@ -98,6 +116,19 @@ const (
 	resetCondition = "attribute_exists(#id) AND #exp >= :nowS AND #status <> :completed AND " +
 		"(attribute_not_exists(#lease) OR #lease <= :nowMs)"
 	ownedCondition = "#token = :token"
+
+	completeUpdate       = "SET #status = :completed, #exp = :exp REMOVE #token, #lease, #result"
+	completeResultUpdate = "SET #status = :completed, #exp = :exp, #result = :result REMOVE #token, #lease"
+	releaseUpdate        = "SET #status = :retryable REMOVE #token, #lease"
+	saveStepUpdate       = "SET #steps.#step = :result"
+)
+
+// The expressions as the SDK takes them (pointers), shared by every call.
+var (
+	exprClaimUpdate, exprClaimCondition = claimUpdate, claimCondition
+	exprOwned                           = ownedCondition
+	exprComplete, exprCompleteResult    = completeUpdate, completeResultUpdate
+	exprRelease, exprSaveStep           = releaseUpdate, saveStepUpdate
 )
 
 // maxClaimRounds bounds the claim loop; more rounds mean heavy contention on one key
@@ -119,20 +150,20 @@ func (st *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idemp
 	}
 	for range maxClaimRounds {
 		out, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                aws.String(st.table),
+			TableName:                &st.table,
 			Key:                      key(req.Key),
-			UpdateExpression:         aws.String(claimUpdate),
-			ConditionExpression:      aws.String(claimCondition),
-			ExpressionAttributeNames: pick("#id", "#status", "#token", "#lease", "#exp", "#hash", "#steps", "#att"),
+			UpdateExpression:         &exprClaimUpdate,
+			ConditionExpression:      &exprClaimCondition,
+			ExpressionAttributeNames: claimNames,
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":inProgress": s(string(idempotency.StatusInProgress)),
-				":completed":  s(string(idempotency.StatusCompleted)),
+				":inProgress": valInProgress,
+				":completed":  valCompleted,
 				":token":      s(req.LeaseToken),
 				":lease":      n(req.LeaseExpiresAtMs),
 				":exp":        n(req.ExpiresAt),
 				":hash":       s(req.PayloadHash),
-				":noSteps":    &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
-				":one":        n(1),
+				":noSteps":    valNoSteps,
+				":one":        valOne,
 				":nowS":       n(req.Now.Unix()),
 				":nowMs":      n(req.Now.UnixMilli()),
 			},
@@ -225,52 +256,46 @@ func (st *Store) putFresh(ctx context.Context, req idempotency.ClaimRequest) (id
 
 // Complete implements idempotency.Store.
 func (st *Store) Complete(ctx context.Context, k, token string, result []byte, expiresAt int64) error {
-	update := "SET #status = :completed, #exp = :exp REMOVE #token, #lease, #result"
-	values := map[string]types.AttributeValue{
-		":completed": s(string(idempotency.StatusCompleted)),
-		":exp":       n(expiresAt),
-	}
+	update := &exprComplete
+	values := map[string]types.AttributeValue{":completed": valCompleted, ":exp": n(expiresAt), ":token": s(token)}
 	if len(result) > 0 {
-		update = "SET #status = :completed, #exp = :exp, #result = :result REMOVE #token, #lease"
+		update = &exprCompleteResult
 		values[":result"] = &types.AttributeValueMemberB{Value: result}
 	}
-	return st.owned(ctx, "complete "+k, k, token, update, pick("#status", "#exp", "#token", "#lease", "#result"), values)
+	return st.owned(ctx, "complete", "", k, token, update, completeNames, values)
 }
 
 // Release implements idempotency.Store.
 func (st *Store) Release(ctx context.Context, k, token string) error {
-	return st.owned(ctx, "release "+k, k, token, "SET #status = :retryable REMOVE #token, #lease",
-		pick("#status", "#token", "#lease"),
-		map[string]types.AttributeValue{":retryable": s(string(idempotency.StatusRetryable))})
+	return st.owned(ctx, "release", "", k, token, &exprRelease, releaseNames,
+		map[string]types.AttributeValue{":retryable": valRetryable, ":token": s(token)})
 }
 
 // SaveStep implements idempotency.Store.
 func (st *Store) SaveStep(ctx context.Context, k, token, step string, result []byte) error {
-	what := fmt.Sprintf("save step %q of %s", step, k)
 	if step == "" {
-		return retry.Permanent(fmt.Errorf("%s: empty step name", what))
+		return retry.Permanent(fmt.Errorf("save step %q of %s: empty step name", step, k))
 	}
-	ns := pick("#steps", "#token")
-	ns["#step"] = step
 	if result == nil {
 		result = []byte{}
 	}
-	return st.owned(ctx, what, k, token, "SET #steps.#step = :result", ns,
-		map[string]types.AttributeValue{":result": &types.AttributeValueMemberB{Value: result}})
+	ns := pick("#steps", "#token")
+	ns["#step"] = step
+	return st.owned(ctx, "save step", step, k, token, &exprSaveStep, ns,
+		map[string]types.AttributeValue{":result": &types.AttributeValueMemberB{Value: result}, ":token": s(token)})
 }
 
-// owned runs an update conditional on the caller's lease token.
-func (st *Store) owned(ctx context.Context, what, k, token, update string, ns map[string]string, values map[string]types.AttributeValue) error {
+// owned runs an update conditional on the caller's lease token: ns names #token and
+// values holds :token. op (and step, for a step) name the call in errors.
+func (st *Store) owned(ctx context.Context, op, step, k, token string, update *string, ns map[string]string, values map[string]types.AttributeValue) error {
 	if token == "" {
-		return fmt.Errorf("%s: %w", what, idempotency.ErrLeaseLost)
+		return fmt.Errorf("%s: %w", what(op, step, k), idempotency.ErrLeaseLost)
 	}
-	ns["#token"] = AttrLeaseToken
-	values[":token"] = s(token)
 	_, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(st.table),
+		TableName:                 &st.table,
 		Key:                       key(k),
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String(ownedCondition),
+		UpdateExpression:          update,
+		ConditionExpression:       &exprOwned,
 		ExpressionAttributeNames:  ns,
 		ExpressionAttributeValues: values,
 	})
@@ -278,9 +303,18 @@ func (st *Store) owned(ctx context.Context, what, k, token, update string, ns ma
 		return nil
 	}
 	if _, failed, err := conditionFailed(err); !failed {
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what(op, step, k), err)
 	}
-	return fmt.Errorf("%s: %w", what, idempotency.ErrLeaseLost)
+	return fmt.Errorf("%s: %w", what(op, step, k), idempotency.ErrLeaseLost)
+}
+
+// what names a call on the record of k in an error: "complete stripe:evt_1",
+// "save step "crm" of stripe:evt_1".
+func what(op, step, k string) string {
+	if op == "save step" {
+		return fmt.Sprintf("save step %q of %s", step, k)
+	}
+	return op + " " + k
 }
 
 // Get implements idempotency.Store.
@@ -315,8 +349,8 @@ func (st *Store) ResetAttempts(ctx context.Context, k string, now time.Time) err
 		ConditionExpression:      aws.String(resetCondition),
 		ExpressionAttributeNames: pick("#att", "#id", "#exp", "#status", "#lease"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":zero":      n(0),
-			":completed": s(string(idempotency.StatusCompleted)),
+			":zero":      valZero,
+			":completed": valCompleted,
 			":nowS":      n(now.Unix()),
 			":nowMs":     n(now.UnixMilli()),
 		},
