@@ -4,8 +4,8 @@ import (
 	"container/heap"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -83,7 +83,7 @@ type Memory struct {
 	byHandle map[string]*message // current receipt handle → message
 	deleted  map[string]bool     // handles of deleted messages (deleting again succeeds)
 	delLog   []deletedHandle     // deleted in order, to forget them after the retention period
-	changed  chan struct{}       // closed and replaced when a message may have become visible
+	changed  chan struct{}       // closed when a message may have become visible; nil: no receiver waits yet
 	faults   map[Op]*fault
 	stats    MemoryStats
 }
@@ -198,8 +198,10 @@ func (q *Memory) Wake() {
 
 // notify wakes long-polling receivers. Callers hold q.mu.
 func (q *Memory) notify() {
-	close(q.changed)
-	q.changed = make(chan struct{})
+	if q.changed != nil {
+		close(q.changed)
+		q.changed = nil // the next receiver to wait makes a new one
+	}
 }
 
 // Send sends one message.
@@ -409,6 +411,9 @@ func (q *Memory) receiveOnce(action string, maxMessages int, vis time.Duration) 
 	var next time.Time
 	if q.ready.Len() > 0 {
 		next = q.ready[0].visibleAt
+	}
+	if q.changed == nil {
+		q.changed = make(chan struct{})
 	}
 	changed := q.changed
 	q.mu.Unlock()
@@ -655,7 +660,14 @@ func newID() string {
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	hex.Encode(out[9:13], b[4:6])
+	hex.Encode(out[14:18], b[6:8])
+	hex.Encode(out[19:23], b[8:10])
+	hex.Encode(out[24:36], b[10:16])
+	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
+	return string(out[:])
 }
 
 // messageBytes is the size SQS counts against MaxMessageBytes.
@@ -688,12 +700,15 @@ func validContents(s string) bool {
 
 // validAttributeName applies SQS's rules: 1..256 of A-Z a-z 0-9 _ - ., no leading,
 // trailing or doubled period, no "AWS." or "Amazon." prefix.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
 func validAttributeName(k string) bool {
 	if k == "" || len(k) > 256 || k[0] == '.' || k[len(k)-1] == '.' || strings.Contains(k, "..") {
 		return false
 	}
-	lower := strings.ToLower(k)
-	if strings.HasPrefix(lower, "aws.") || strings.HasPrefix(lower, "amazon.") {
+	if hasPrefixFold(k, "aws.") || hasPrefixFold(k, "amazon.") {
 		return false
 	}
 	for _, c := range k {
