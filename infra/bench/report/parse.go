@@ -17,10 +17,14 @@ type Bench struct {
 
 // PerRecord returns the value of unit divided by the benchmark's records/op (1 when
 // it reports none): a benchmark whose op is a batch of 10 gives figures per record.
+// A unit already per record (".../record") is returned as it is.
 func (b Bench) PerRecord(unit string) (float64, bool) {
 	v, ok := b.Values[unit]
 	if !ok {
 		return 0, false
+	}
+	if strings.HasSuffix(unit, "/record") {
+		return v, true
 	}
 	if n, ok := b.Values["records/op"]; ok && n > 0 {
 		return v / n, true
@@ -62,4 +66,15 @@ func ParseBench(r io.Reader) (map[string]Bench, error) {
 		out[name] = b
 	}
 	return out, sc.Err()
+}
+
+// CPUNs returns the process CPU time per record (cpu-ns/record, or cpu-ns/op divided
+// by records/op) when the benchmark measured it. CPU time, not wall time, is what a
+// batch that runs its records on every core at once and a floor that runs one call
+// at a time can be compared by.
+func (b Bench) CPUNs() (float64, bool) {
+	if v, ok := b.PerRecord("cpu-ns/record"); ok {
+		return v, true
+	}
+	return b.PerRecord("cpu-ns/op")
 }
