@@ -18,6 +18,7 @@
 //	TENAZ_BREAKER_OPEN_SECONDS     open period before one probe, seconds (default 60)
 //	TENAZ_BREAKER_CACHE_MS         breaker state cache per container, ms (default 1000)
 //	TENAZ_DEFER_MAX_SECONDS        longest deferral while a breaker is open, seconds (default 900)
+//	TENAZ_REFUND_MAX_RECEIVES      receives after which a failed probe counts as an attempt (default 150)
 //	TENAZ_LOG_LEVEL                debug | info | warn | error (default info)
 package main
 

@@ -270,6 +270,8 @@ func (b openBreaker) Allow(_ context.Context, name string) (breaker.Ticket, erro
 
 func (openBreaker) Report(context.Context, breaker.Ticket, bool) error { return nil }
 
+func (openBreaker) Release(context.Context, breaker.Ticket) error { return nil }
+
 // Two containers, many records each, at every probe time: exactly one probe per open
 // period reaches the destination, and its success closes the breaker for both.
 func TestOneProbePerOpenPeriodAcrossContainers(t *testing.T) {

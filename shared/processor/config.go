@@ -14,16 +14,17 @@ import (
 // Environment settings of the processor, beside config.EnvQueueURL. Each is a
 // contract with the template and operators.
 const (
-	EnvIdempotencyTable = "TENAZ_IDEMPOTENCY_TABLE"       // DynamoDB table of idempotency records (required in Lambda)
-	EnvDLQURL           = "TENAZ_DLQ_URL"                 // dead-letter queue URL (required in Lambda)
-	EnvRoutes           = "TENAZ_ROUTES"                  // routes JSON (see route.Config); empty = every event unrouted
-	EnvMaxAttempts      = "TENAZ_MAX_ATTEMPTS"            // attempts before dead-lettering; default 8
-	EnvRetryBase        = "TENAZ_RETRY_BASE_SECONDS"      // backoff base, seconds; default 5
-	EnvRetryMax         = "TENAZ_RETRY_MAX_SECONDS"       // backoff cap, seconds; default 900
-	EnvConcurrency      = "TENAZ_CONCURRENCY"             // records of a batch at once; default 10
-	EnvDeadlineMargin   = "TENAZ_DEADLINE_MARGIN_MS"      // kept free before the deadline, ms; default 3000
-	EnvRetentionHours   = "TENAZ_IDEMPOTENCY_RETENTION_H" // idempotency record retention, hours; default 168 (7 days)
-	EnvDeferMax         = "TENAZ_DEFER_MAX_SECONDS"       // longest deferral while a breaker is open, seconds; default 900
+	EnvIdempotencyTable  = "TENAZ_IDEMPOTENCY_TABLE"       // DynamoDB table of idempotency records (required in Lambda)
+	EnvDLQURL            = "TENAZ_DLQ_URL"                 // dead-letter queue URL (required in Lambda)
+	EnvRoutes            = "TENAZ_ROUTES"                  // routes JSON (see route.Config); empty = every event unrouted
+	EnvMaxAttempts       = "TENAZ_MAX_ATTEMPTS"            // attempts before dead-lettering; default 8
+	EnvRetryBase         = "TENAZ_RETRY_BASE_SECONDS"      // backoff base, seconds; default 5
+	EnvRetryMax          = "TENAZ_RETRY_MAX_SECONDS"       // backoff cap, seconds; default 900
+	EnvConcurrency       = "TENAZ_CONCURRENCY"             // records of a batch at once; default 10
+	EnvDeadlineMargin    = "TENAZ_DEADLINE_MARGIN_MS"      // kept free before the deadline, ms; default 3000
+	EnvRetentionHours    = "TENAZ_IDEMPOTENCY_RETENTION_H" // idempotency record retention, hours; default 168 (7 days)
+	EnvDeferMax          = "TENAZ_DEFER_MAX_SECONDS"       // longest deferral while a breaker is open, seconds; default 900
+	EnvRefundMaxReceives = "TENAZ_REFUND_MAX_RECEIVES"     // receives after which a failed probe is an attempt; default 150
 
 	EnvBreakerTable    = "TENAZ_BREAKER_TABLE"          // DynamoDB table of breaker state; empty = no breakers
 	EnvBreakerFailures = "TENAZ_BREAKER_FAILURES"       // failures in a window that open a breaker; default 5
@@ -68,6 +69,9 @@ func LoadConfig(getenv config.Getenv) (Config, error) {
 		return c, err
 	}
 	if c.Settings.DeferMax, err = config.Duration(getenv, EnvDeferMax, time.Second, DefaultDeferMax, 1, 43200); err != nil {
+		return c, err
+	}
+	if c.Settings.RefundMaxReceives, err = config.Int(getenv, EnvRefundMaxReceives, DefaultRefundMaxReceives, 1, 100000); err != nil {
 		return c, err
 	}
 	if c.Breaker.FailureThreshold, err = config.Int(getenv, EnvBreakerFailures, breaker.DefaultFailureThreshold, 1, 10000); err != nil {

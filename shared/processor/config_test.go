@@ -32,6 +32,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Concurrency:    10,
 		DeadlineMargin: 3 * time.Second,
 		DeferMax:       15 * time.Minute,
+
+		RefundMaxReceives: 150,
 	}
 	if c.Settings != want {
 		t.Fatalf("settings %+v, want %+v", c.Settings, want)
@@ -66,6 +68,10 @@ func TestLoadConfigBounds(t *testing.T) {
 		{"max attempts above", map[string]string{processor.EnvMaxAttempts: "1001"}, nil, ""},
 		{"max attempts text", map[string]string{processor.EnvMaxAttempts: "eight"}, nil, ""},
 		{"max attempts spaces trimmed", map[string]string{processor.EnvMaxAttempts: " 12 "}, func(c processor.Config) bool { return c.Settings.MaxAttempts == 12 }, ""},
+
+		{"refund max receives", map[string]string{processor.EnvRefundMaxReceives: "90"}, func(c processor.Config) bool { return c.Settings.RefundMaxReceives == 90 }, ""},
+		{"refund max receives zero", map[string]string{processor.EnvRefundMaxReceives: "0"}, nil, ""},
+		{"refund max receives text", map[string]string{processor.EnvRefundMaxReceives: "many"}, nil, ""},
 
 		{"retry base seconds", map[string]string{processor.EnvRetryBase: "2"}, func(c processor.Config) bool { return c.Settings.RetryBase == 2*time.Second }, ""},
 		{"retry base zero", map[string]string{processor.EnvRetryBase: "0"}, nil, ""},

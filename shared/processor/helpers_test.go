@@ -159,6 +159,9 @@ type harnessConfig struct {
 	settings processor.Settings
 	rand     func() float64
 	level    slog.Level
+	// breakers, when set, guard every route (its dependency is its source), and the
+	// harness store gives attempts back after failed probes.
+	breakers func(now func() time.Time) processor.Breakers
 }
 
 func newHarness(t *testing.T, tune ...func(*harnessConfig)) *harness {
@@ -197,7 +200,14 @@ func newHarness(t *testing.T, tune ...func(*harnessConfig)) *harness {
 		Now:      h.clock.Now,
 		NewToken: func() string { return "token-" + strconv.FormatInt(h.tokens.Add(1), 10) },
 	})
+	var breakers processor.Breakers
+	var attempts processor.AttemptResetter
+	if cfg.breakers != nil {
+		breakers, attempts = cfg.breakers(h.clock.Now), h.store
+	}
 	h.proc = processor.New(processor.Options{
+		Breakers:   breakers,
+		Attempts:   attempts,
 		Runner:     runner,
 		Router:     h.routes,
 		Visibility: h.vis,

@@ -50,6 +50,8 @@ type DeadLetter interface {
 type Breakers interface {
 	Allow(ctx context.Context, name string) (breaker.Ticket, error)
 	Report(ctx context.Context, t breaker.Ticket, success bool) error
+	// Release gives back a probe ticket whose call was not made.
+	Release(ctx context.Context, t breaker.Ticket) error
 }
 
 // AttemptResetter gives an event its attempt budget back (idempotency.Store).
@@ -80,17 +82,27 @@ type Settings struct {
 	// DeferMax, so a long outage costs each record at most one receive per DeferMax.
 	// Default 15 min.
 	DeferMax time.Duration
+	// RefundMaxReceives bounds the attempt refunds of failed probes: a record that
+	// probed a destination still down gets its attempts back only while its receive
+	// count is below this; past it, a failed probe counts as an attempt, so a record
+	// that alone keeps a breaker open (a destination failing only on it) is
+	// dead-lettered as exhausted, with its reason, instead of reaching the queue's
+	// maxReceiveCount without one. Keep it above the receives a long outage costs
+	// (about 125 in 24 hours with the defaults) and below maxReceiveCount minus
+	// MaxAttempts. Default 150.
+	RefundMaxReceives int
 }
 
 // Defaults.
 const (
-	DefaultMaxAttempts    = 8
-	DefaultRetryBase      = 5 * time.Second
-	DefaultRetryMax       = 15 * time.Minute
-	DefaultMinDelay       = time.Second
-	DefaultConcurrency    = 10
-	DefaultDeadlineMargin = 3 * time.Second
-	DefaultDeferMax       = 15 * time.Minute
+	DefaultMaxAttempts       = 8
+	DefaultRetryBase         = 5 * time.Second
+	DefaultRetryMax          = 15 * time.Minute
+	DefaultMinDelay          = time.Second
+	DefaultConcurrency       = 10
+	DefaultDeadlineMargin    = 3 * time.Second
+	DefaultDeferMax          = 15 * time.Minute
+	DefaultRefundMaxReceives = 150
 )
 
 func (s *Settings) defaults() {
@@ -114,6 +126,9 @@ func (s *Settings) defaults() {
 	}
 	if s.DeferMax <= 0 {
 		s.DeferMax = DefaultDeferMax
+	}
+	if s.RefundMaxReceives <= 0 {
+		s.RefundMaxReceives = DefaultRefundMaxReceives
 	}
 }
 
@@ -421,6 +436,12 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 		if down && ticket.Probe() {
 			return p.probeFailed(ctx, m, res, rt.Dependency, out.Err)
 		}
+	} else if guarded && ticket.Probe() {
+		// The probe lease went to a record that called nothing (a duplicate, or an
+		// event another worker holds): hand it on now rather than after its lease.
+		if err := p.o.Breakers.Release(context.WithoutCancel(ctx), ticket); err != nil {
+			p.o.Log.WarnContext(ctx, "breaker probe release failed", "dependency", rt.Dependency, "error", err.Error())
+		}
 	}
 	switch out.Kind {
 	case idempotency.Done:
@@ -454,7 +475,13 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 // the breaker has reopened, and the attempt it spent is given back.
 func (p *Processor) probeFailed(ctx context.Context, m *events.SQSMessage, res Result, dependency string, cause error) Result {
 	res.Outcome, res.Reason, res.Err = Deferred, ReasonProbeFailed, cause
-	if p.o.Attempts != nil {
+	if n, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"]); n >= p.set.RefundMaxReceives {
+		// No more refunds: the failed probe was an attempt like any other.
+		if res.Attempts >= p.set.MaxAttempts {
+			res.Outcome, res.Reason = DeadLettered, ReasonExhausted
+			return p.deadLetter(ctx, m, res)
+		}
+	} else if p.o.Attempts != nil {
 		if err := p.o.Attempts.ResetAttempts(context.WithoutCancel(ctx), res.Key, p.o.Now()); err != nil {
 			p.o.Log.WarnContext(ctx, "attempts not given back after a failed probe", "key", res.Key, "error", err.Error())
 		}
