@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/config/sources"
 	"github.com/tenaz/tenaz/shared/ingest"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/telemetry"
@@ -49,15 +50,15 @@ func setup(ctx context.Context, log *slog.Logger) (*ingest.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	sources, err := config.Sources(ctx, os.Getenv, secretsmanager.NewFromConfig(awsCfg))
+	srcs, err := sources.Load(ctx, os.Getenv, secretsmanager.NewFromConfig(awsCfg))
 	if err != nil {
 		return nil, err
 	}
-	if len(sources) == 0 {
+	if len(srcs) == 0 {
 		log.Warn("no webhook sources configured: every request will get 404")
 	}
 	return ingest.New(ingest.Options{
-		Sources:      sources,
+		Sources:      srcs,
 		Queue:        queue.NewSQS(sqs.NewFromConfig(awsCfg), queueURL),
 		MaxBodyBytes: maxBody,
 		Log:          log,

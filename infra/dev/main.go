@@ -41,6 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/config/sources"
 	"github.com/tenaz/tenaz/shared/local"
 	"github.com/tenaz/tenaz/shared/route"
 	"github.com/tenaz/tenaz/shared/telemetry"
@@ -75,7 +76,7 @@ func run(addr, sourcesFile string) error {
 		}
 		awsCfg = &cfg
 	}
-	sources, raw, err := loadSources(ctx, sourcesFile, awsCfg)
+	srcs, raw, err := loadSources(ctx, sourcesFile, awsCfg)
 	if err != nil {
 		return err
 	}
@@ -90,7 +91,7 @@ func run(addr, sourcesFile string) error {
 	if err != nil {
 		return fmt.Errorf("sender: %w", err)
 	}
-	opts := local.Options{Sources: sources, Routes: routes, DemoURL: base + "/demo/destination", Sender: sender, Log: log}
+	opts := local.Options{Sources: srcs, Routes: routes, DemoURL: base + "/demo/destination", Sender: sender, Log: log}
 	where := "in memory (queue, DLQ, idempotency records, breakers)"
 	if local.UseAWS(os.Getenv) {
 		env, err := openAWS(ctx, *awsCfg)
@@ -140,7 +141,7 @@ Stop with Ctrl-C.
 }
 
 // loadSources returns the sources and their JSON (the sender signs with it):
-// TENAZ_SOURCES or TENAZ_SOURCES_SECRET_ID through config.Sources when either is
+// TENAZ_SOURCES or TENAZ_SOURCES_SECRET_ID through sources.Load when either is
 // set, else the file.
 func loadSources(ctx context.Context, file string, awsCfg *aws.Config) (webhook.Sources, []byte, error) {
 	if os.Getenv(config.EnvSources) == "" && os.Getenv(config.EnvSourcesSecretID) == "" {
@@ -152,12 +153,12 @@ func loadSources(ctx context.Context, file string, awsCfg *aws.Config) (webhook.
 		return s, raw, err
 	}
 	var secrets *capture
-	var getter config.SecretGetter
+	var getter sources.SecretGetter
 	if awsCfg != nil {
 		secrets = &capture{api: secretsmanager.NewFromConfig(*awsCfg)}
 		getter = secrets
 	}
-	s, err := config.Sources(ctx, os.Getenv, getter)
+	s, err := sources.Load(ctx, os.Getenv, getter)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -168,9 +169,9 @@ func loadSources(ctx context.Context, file string, awsCfg *aws.Config) (webhook.
 	return s, raw, nil
 }
 
-// capture keeps the secret value config.Sources read, for the sender.
+// capture keeps the secret value sources.Load read, for the sender.
 type capture struct {
-	api   config.SecretGetter
+	api   sources.SecretGetter
 	value []byte
 }
 

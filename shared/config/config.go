@@ -2,7 +2,6 @@ package config
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,9 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
-	"github.com/tenaz/tenaz/shared/webhook"
 )
 
 // Names of the settings shared by Tenaz's functions. They are a contract with the
@@ -64,49 +60,6 @@ func Duration(getenv Getenv, name string, unit, def time.Duration, min, max int)
 		return def, nil
 	}
 	return time.Duration(n) * unit, nil
-}
-
-// SecretGetter is the one Secrets Manager call the sources loader makes.
-type SecretGetter interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-}
-
-// Sources loads and validates the webhook sources: TENAZ_SOURCES when set, else the
-// secret named by TENAZ_SOURCES_SECRET_ID, fetched through secrets (which may be nil
-// when TENAZ_SOURCES is set).
-func Sources(ctx context.Context, getenv Getenv, secrets SecretGetter) (webhook.Sources, error) {
-	if inline := strings.TrimSpace(getenv(EnvSources)); inline != "" {
-		s, err := webhook.ParseSources([]byte(inline))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", EnvSources, err)
-		}
-		return s, nil
-	}
-	id := strings.TrimSpace(getenv(EnvSourcesSecretID))
-	if id == "" {
-		return nil, fmt.Errorf("no webhook sources: set %s or %s", EnvSources, EnvSourcesSecretID)
-	}
-	if secrets == nil {
-		return nil, errors.New("sources secret configured but no Secrets Manager client")
-	}
-	out, err := secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-	if err != nil {
-		return nil, fmt.Errorf("read secret %s: %w", id, err)
-	}
-	var data []byte
-	switch {
-	case out.SecretString != nil:
-		data = []byte(*out.SecretString)
-	case out.SecretBinary != nil:
-		data = out.SecretBinary
-	default:
-		return nil, fmt.Errorf("secret %s has no value", id)
-	}
-	s, err := webhook.ParseSources(data)
-	if err != nil {
-		return nil, fmt.Errorf("secret %s: %w", id, err)
-	}
-	return s, nil
 }
 
 // AWS loads the SDK configuration from the environment (region, credentials,

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/config/sources"
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/redrive"
 	"github.com/tenaz/tenaz/shared/route"
@@ -370,7 +371,7 @@ func TestSettingsLoad(t *testing.T) {
 		}
 		switch fn.name {
 		case "ingest":
-			if s, err := config.Sources(context.Background(), getenv, nil); err != nil || len(s) != 6 {
+			if s, err := sources.Load(context.Background(), getenv, nil); err != nil || len(s) != 6 {
 				t.Errorf("ingest sources: %d, %v", len(s), err)
 			}
 			if env[config.EnvSourcesSecretID] != "" {

@@ -33,6 +33,7 @@ import (
 	"github.com/tenaz/tenaz/shared/breaker"
 	breakerstore "github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/config/sources"
 	"github.com/tenaz/tenaz/shared/esm"
 	"github.com/tenaz/tenaz/shared/forward"
 	"github.com/tenaz/tenaz/shared/idempotency"
@@ -197,7 +198,7 @@ func (p *pipeline) wire(ctx context.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srcs, err := config.Sources(ctx, getenv, secretsmanager.NewFromConfig(cfg))
+	srcs, err := sources.Load(ctx, getenv, secretsmanager.NewFromConfig(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

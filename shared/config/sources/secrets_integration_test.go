@@ -1,6 +1,6 @@
 //go:build integration
 
-package config
+package sources
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/internal/awstest"
 	"github.com/tenaz/tenaz/shared/internal/samples"
 )
@@ -24,7 +25,7 @@ func TestIntegrationSourcesFromSecretsManager(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{name, aws.ToString(out.ARN)} {
-		s, err := Sources(ctx, env(map[string]string{EnvSourcesSecretID: id}), sm)
+		s, err := Load(ctx, env(map[string]string{config.EnvSourcesSecretID: id}), sm)
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
@@ -32,7 +33,7 @@ func TestIntegrationSourcesFromSecretsManager(t *testing.T) {
 			t.Fatalf("%s: sources %v", id, s)
 		}
 	}
-	if _, err := Sources(ctx, env(map[string]string{EnvSourcesSecretID: "does-not-exist"}), sm); err == nil {
+	if _, err := Load(ctx, env(map[string]string{config.EnvSourcesSecretID: "does-not-exist"}), sm); err == nil {
 		t.Fatal("missing secret: no error")
 	}
 }
