@@ -129,7 +129,7 @@ func run(addr, sourcesFile string) error {
   burst:        POST http://%[1]s/api/send  {"n": 50, "dup": 0.2}
 Send signed samples from another shell:  make send   (or: make send ARGS="-n 50 -dup 0.2")
 Stop with Ctrl-C.
-`, addr, sortedNames(sources), where)
+`, addr, sortedNames(srcs), where)
 	log.Info("started", "addr", addr, "backend", p.Backend)
 
 	<-ctx.Done()
