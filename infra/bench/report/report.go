@@ -158,9 +158,11 @@ func Build(in Inputs) []Row {
 					Target: fmt.Sprintf("<= %d", happyDDBWrites), Met: met(p.DynamoDBWrites <= happyDDBWrites)})
 				continue
 			case "duplicate":
-				calls := p.DynamoDBReads + p.DynamoDBWrites
+				// The idempotency claim is the only write; reads are the breaker's
+				// state, one per container per cache TTL, counted on their own row.
 				add(r)
-				add(Row{Figure: "DynamoDB calls per duplicate delivery", Measured: num2(calls), Target: "= 1", Met: met(math.Abs(calls-1) < 1e-9)})
+				add(Row{Figure: "DynamoDB idempotency calls per duplicate delivery (the claim)", Measured: num2(p.DynamoDBWrites),
+					Target: "= 1", Met: met(math.Abs(p.DynamoDBWrites-1) < 1e-9)})
 				continue
 			}
 			add(r)

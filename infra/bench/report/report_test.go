@@ -103,7 +103,7 @@ func TestBuild(t *testing.T) {
 	if r := row(t, rows, "billable requests per webhook, happy"); r.Met != "yes" || !strings.HasPrefix(r.Measured, "5.30 = 1.00") {
 		t.Fatalf("happy row %+v", r)
 	}
-	if r := row(t, rows, "DynamoDB calls per duplicate delivery"); r.Met != "yes" {
+	if r := row(t, rows, "DynamoDB idempotency calls per duplicate delivery"); r.Met != "yes" {
 		t.Fatalf("duplicate row %+v", r)
 	}
 	if r := row(t, rows, "breaker reads per record, happy path on moto"); r.Met != "NO" {
