@@ -3,6 +3,7 @@ package processor_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -126,5 +127,40 @@ func TestFailedProbeRefundsAreBounded(t *testing.T) {
 	dl := h.deadLetters()
 	if len(dl) != 1 || dl[0].Attributes["deadLetterReason"] != processor.ReasonExhausted {
 		t.Fatalf("dead letters %+v", dl)
+	}
+}
+
+// At the default level a record deferred by an open breaker logs nothing (the
+// transition is logged once, by the breaker's telemetry); a failed probe, which is a
+// real call, logs its line.
+func TestOpenBreakerDeferralsLogAtDebug(t *testing.T) {
+	t.Parallel()
+	var b *breaker.Breaker
+	h := newHarness(t, func(c *harnessConfig) {
+		c.level = slog.LevelInfo
+		c.breakers = func(now func() time.Time) processor.Breakers {
+			b = breaker.New(breaker.NewMemoryStore(), breaker.Settings{Now: now})
+			return b
+		}
+	})
+	h.route("stripe", route.HandlerFunc(func(context.Context, *envelope.Envelope, *idempotency.Attempt) ([]byte, error) {
+		return nil, errors.New("HTTP 503 Service Unavailable")
+	}))
+	trip(t, b, "stripe")
+	e := event("stripe", "evt_1", "payment_intent.succeeded")
+	h.handle(delivery(t, "m1", e, 1))
+	if r := h.result("m1"); r.Outcome != processor.Deferred || r.Reason != processor.ReasonBreakerOpen {
+		t.Fatalf("result %+v, want deferred by the open breaker", r)
+	}
+	if lines := h.logLines(); len(lines) != 0 {
+		t.Fatalf("a deferral logged %v at info level", lines)
+	}
+	h.clock.Advance(breaker.DefaultOpenFor + time.Second)
+	h.handle(delivery(t, "m1-probe", e, 2))
+	if r := h.result("m1-probe"); r.Reason != processor.ReasonProbeFailed {
+		t.Fatalf("result %+v, want a failed probe", r)
+	}
+	if lines := h.logLines(); len(lines) != 1 || lines[0]["level"] != "INFO" {
+		t.Fatalf("failed probe logged %v, want one INFO line", lines)
 	}
 }

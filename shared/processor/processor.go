@@ -523,7 +523,14 @@ func (p *Processor) setVisibility(ctx context.Context, m *events.SQSMessage, res
 		// The record still fails; it comes back after the queue's visibility timeout.
 		p.o.Log.WarnContext(ctx, "change visibility failed", "key", res.Key, "error", err.Error())
 	}
-	p.log(ctx, slog.LevelInfo, res)
+	// A record deferred while its breaker is open logs at DEBUG: the breaker's own
+	// transition line and metric tell of the outage once, where a line per record and
+	// per deferral would fill (and bill) the logs for as long as it lasts.
+	lvl := slog.LevelInfo
+	if res.Reason == ReasonBreakerOpen {
+		lvl = slog.LevelDebug
+	}
+	p.log(ctx, lvl, res)
 	return res
 }
 
