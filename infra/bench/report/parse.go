@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -33,9 +34,10 @@ func (b Bench) PerRecord(unit string) (float64, bool) {
 }
 
 // ParseBench reads `go test -bench -benchmem` output. Lines that are not results are
-// skipped; a result line that cannot be read is an error, not a silent gap.
+// skipped; a result line that cannot be read is an error, not a silent gap. A
+// benchmark run several times (-count) gets the median of each unit.
 func ParseBench(r io.Reader) (map[string]Bench, error) {
-	out := map[string]Bench{}
+	runs := map[string][]map[string]float64{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
@@ -63,9 +65,37 @@ func ParseBench(r io.Reader) (map[string]Bench, error) {
 			}
 			b.Values[f[i+1]] = v
 		}
+		runs[name] = append(runs[name], b.Values)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]Bench, len(runs))
+	for name, rs := range runs {
+		b := Bench{Name: name, Values: map[string]float64{}}
+		for unit := range rs[0] {
+			var vs []float64
+			for _, r := range rs {
+				if v, ok := r[unit]; ok {
+					vs = append(vs, v)
+				}
+			}
+			b.Values[unit] = median(vs)
+		}
 		out[name] = b
 	}
-	return out, sc.Err()
+	return out, nil
+}
+
+// median of vs (not empty); the mean of the middle two for an even count.
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // CPUNs returns the process CPU time per record (cpu-ns/record, or cpu-ns/op divided
