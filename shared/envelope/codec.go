@@ -573,17 +573,10 @@ func (w *wire) number() error {
 		w.i = i
 		return w.syntax("invalid number")
 	}
+	var err error
 	if i < len(s) && s[i] == '.' {
-		i++
-		if i >= len(s) {
-			return errEnd
-		}
-		if s[i] < '0' || s[i] > '9' {
-			w.i = i
-			return w.syntax("invalid number")
-		}
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
+		if i, err = w.digits(s, i+1); err != nil {
+			return err
 		}
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
@@ -591,19 +584,28 @@ func (w *wire) number() error {
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
-		if i >= len(s) {
-			return errEnd
-		}
-		if s[i] < '0' || s[i] > '9' {
-			w.i = i
-			return w.syntax("invalid number")
-		}
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
+		if i, err = w.digits(s, i); err != nil {
+			return err
 		}
 	}
 	w.i = i
 	return nil
+}
+
+// digits reads the run of at least one digit that starts at i (a fraction's or an
+// exponent's) and returns the index after it.
+func (w *wire) digits(s string, i int) (int, error) {
+	if i >= len(s) {
+		return i, errEnd
+	}
+	if s[i] < '0' || s[i] > '9' {
+		w.i = i
+		return i, w.syntax("invalid number")
+	}
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	return i, nil
 }
 
 // skip reads one JSON value of any kind at depth containers deep, without keeping it.
