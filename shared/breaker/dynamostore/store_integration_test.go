@@ -64,11 +64,12 @@ func (c *throttling) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 }
 
 // newTable creates a table with a unique name and returns a client that counts its
-// calls.
+// calls. The client sends one request at a time (awstest.OneAtATime): the contract's
+// races then test the store's conditions, not moto's locking.
 func newTable(t *testing.T) (*dynamodb.Client, string, *calls) {
 	t.Helper()
 	c := &calls{}
-	client := dynamodb.NewFromConfig(awstest.Config(t), c.option)
+	client := dynamodb.NewFromConfig(awstest.OneAtATime(awstest.Config(t)), c.option)
 	table := awstest.Name(t, "breaker")
 	if err := dynamostore.CreateTable(context.Background(), client, table, time.Minute); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,6 +52,29 @@ func Config(t testing.TB) aws.Config {
 		t.Fatalf("aws config: %v", err)
 	}
 	return cfg
+}
+
+// OneAtATime returns cfg whose clients send one request at a time, in whatever order
+// racing goroutines reach it. DynamoDB applies each conditional write atomically;
+// moto server handles requests on threads without that guarantee, so a race of
+// conditional writes on moto can let two writers win. Race tests of Tenaz's
+// conditions use OneAtATime: the writes still race, and each condition is judged on
+// what the writes before it left, as DynamoDB would.
+func OneAtATime(cfg aws.Config) aws.Config {
+	cfg.HTTPClient = &serialClient{next: cfg.HTTPClient}
+	return cfg
+}
+
+type serialClient struct {
+	mu   sync.Mutex
+	next aws.HTTPClient
+}
+
+func (c *serialClient) Do(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// moto answers once the request is applied: the lock covers the write.
+	return c.next.Do(r)
 }
 
 // Reset clears every resource in the emulator. Packages that use Reset must not run
