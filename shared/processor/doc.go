@@ -18,8 +18,10 @@
 //	attempts exhausted
 //
 // Invariants:
-//   - Retries between invocations are scheduled through SQS visibility
-//     (ChangeMessageVisibility), never slept inside a billed invocation.
+//   - Retries between invocations are scheduled through SQS visibility, never slept
+//     inside a billed invocation: the records of a batch that must come back are
+//     given their delays together (ChangeMessageVisibilityBatch, 10 per request)
+//     after the batch ran.
 //   - The idempotency key is source:id from the envelope, never the SQS message id.
 //   - A record is acknowledged only when its outcome is durable: completed in the
 //     idempotency store, or accepted by the dead-letter queue. Anything else

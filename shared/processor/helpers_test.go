@@ -60,19 +60,36 @@ type visibilityCall struct {
 	delay  time.Duration
 }
 
-// visibility records the delays the processor asks the main queue for. While err is
-// set, every call fails with it (after being recorded).
+// visibility records the delays the processor asks the main queue for, and how many
+// batch calls carried them. While err is set, every call fails with it (after being
+// recorded).
 type visibility struct {
-	mu    sync.Mutex
-	calls []visibilityCall
-	err   error
+	mu      sync.Mutex
+	calls   []visibilityCall
+	batches []int // entries per ChangeVisibilityBatch call
+	err     error
 }
 
-func (v *visibility) ChangeVisibility(_ context.Context, handle string, d time.Duration) error {
+func (v *visibility) ChangeVisibilityBatch(_ context.Context, changes []queue.VisibilityChange) ([]queue.BatchResult, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.calls = append(v.calls, visibilityCall{handle, d})
-	return v.err
+	if len(changes) == 0 || len(changes) > queue.MaxBatch {
+		return nil, fmt.Errorf("ChangeVisibilityBatch of %d entries", len(changes))
+	}
+	v.batches = append(v.batches, len(changes))
+	for _, c := range changes {
+		v.calls = append(v.calls, visibilityCall{c.ReceiptHandle, c.Timeout})
+	}
+	if v.err != nil {
+		return nil, v.err
+	}
+	return make([]queue.BatchResult, len(changes)), nil
+}
+
+func (v *visibility) batchSizes() []int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]int(nil), v.batches...)
 }
 
 func (v *visibility) fail(err error) {

@@ -35,9 +35,10 @@ type Router interface {
 	Match(source, typ string) (route.Route, bool)
 }
 
-// Visibility changes when a received message of the main queue is delivered again.
+// Visibility changes when received messages of the main queue are delivered again,
+// up to queue.MaxBatch in one call (queue.SQS, queue.Memory).
 type Visibility interface {
-	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
+	ChangeVisibilityBatch(ctx context.Context, changes []queue.VisibilityChange) ([]queue.BatchResult, error)
 }
 
 // DeadLetter accepts records that can never succeed.
@@ -227,6 +228,8 @@ type Result struct {
 	Delay     time.Duration // when it is delivered again (failures)
 	Reason    string        // dead-letter reason
 	Err       error
+
+	redeliver bool // Delay is to be set as the message's visibility
 }
 
 // Handle processes one batch and reports the records to deliver again.
@@ -251,6 +254,8 @@ func (p *Processor) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSE
 		p.concurrently(ctx, hctx, recs, results)
 	}
 
+	p.redeliver(ctx, recs, results)
+
 	var resp events.SQSEventResponse
 	var metrics *telemetry.Metrics
 	if p.o.Metrics != nil {
@@ -273,6 +278,44 @@ func (p *Processor) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSE
 		}
 	}
 	return resp, nil
+}
+
+// redeliver sets the visibility of every record that asked for one, in batches of
+// queue.MaxBatch: one request for a whole batch of retries or deferrals instead of
+// one per record. A change that fails leaves the record to come back after the
+// queue's visibility timeout; it is still reported as failed.
+func (p *Processor) redeliver(ctx context.Context, recs []events.SQSMessage, results []Result) {
+	var buf [queue.MaxBatch]queue.VisibilityChange
+	var idx [queue.MaxBatch]int
+	changes := buf[:0]
+	flush := func() {
+		if len(changes) == 0 {
+			return
+		}
+		out, err := p.o.Visibility.ChangeVisibilityBatch(context.WithoutCancel(ctx), changes)
+		for j := range changes {
+			r := &results[idx[j]]
+			e := err
+			if e == nil && j < len(out) {
+				e = out[j].Err
+			}
+			if e != nil {
+				p.o.Log.WarnContext(ctx, "change visibility failed", "key", r.Key, "error", e.Error())
+			}
+		}
+		changes = changes[:0]
+	}
+	for i := range results {
+		if !results[i].redeliver {
+			continue
+		}
+		idx[len(changes)] = i
+		changes = append(changes, queue.VisibilityChange{ReceiptHandle: recs[i].ReceiptHandle, Timeout: results[i].Delay})
+		if len(changes) == queue.MaxBatch {
+			flush()
+		}
+	}
+	flush()
 }
 
 // decoded is one record of a batch, decoded before the batch is handed out.
@@ -517,12 +560,11 @@ func (p *Processor) retryLater(ctx context.Context, m *events.SQSMessage, res Re
 	return p.setVisibility(ctx, m, res)
 }
 
+// setVisibility marks the record to be delivered again after res.Delay; Handle sets
+// the visibility of all such records of the batch together.
 func (p *Processor) setVisibility(ctx context.Context, m *events.SQSMessage, res Result) Result {
 	res.Delay = max(res.Delay, p.set.MinDelay)
-	if err := p.o.Visibility.ChangeVisibility(context.WithoutCancel(ctx), m.ReceiptHandle, res.Delay); err != nil {
-		// The record still fails; it comes back after the queue's visibility timeout.
-		p.o.Log.WarnContext(ctx, "change visibility failed", "key", res.Key, "error", err.Error())
-	}
+	res.redeliver = true
 	// A record deferred while its breaker is open logs at DEBUG: the breaker's own
 	// transition line and metric tell of the outage once, where a line per record and
 	// per deferral would fill (and bill) the logs for as long as it lasts.
