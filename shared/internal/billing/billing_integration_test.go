@@ -256,9 +256,12 @@ func breakerOpen(t *testing.T, p *pipeline, ids []string) billing.Scenario {
 	if idem := u.Requests.Service(billing.ServiceDynamoDB).Sub(p.breakerCalls.Snapshot()); idem.Total() != 0 {
 		t.Errorf("breaker-open: idempotency store calls %s; a deferred record makes none", idem)
 	}
-	vis := u.Requests[billing.Op{Service: billing.ServiceSQS, Operation: "ChangeMessageVisibility"}]
-	if vis != n {
-		t.Errorf("breaker-open: %d visibility changes for %d deferrals, want one each", vis, n)
+	// The deferrals of a batch are set together: one request per invocation.
+	single := u.Requests[billing.Op{Service: billing.ServiceSQS, Operation: "ChangeMessageVisibility"}]
+	batched := u.Requests[billing.Op{Service: billing.ServiceSQS, Operation: "ChangeMessageVisibilityBatch"}]
+	if inv := u.Invocations[billing.FnProcessor]; single != 0 || batched != inv || inv == 0 {
+		t.Errorf("breaker-open: %d single and %d batched visibility requests for %d deferrals in %d invocations, want one batch each",
+			single, batched, n, inv)
 	}
 	if got := p.depth(p.mainURL); got != n {
 		t.Errorf("breaker-open: %d messages on the main queue, want the %d deferred ones", got, n)
