@@ -129,9 +129,13 @@ func Build(in Inputs) []Row {
 				bns, fns, kind = bc, fc, "cpu ns"
 			}
 		}
+		// The time target is judged on the in-memory rows, which measure Tenaz's own
+		// code directly. Here own time is a difference of two figures some 20 times
+		// larger, within the run-to-run noise of the SDK's cost on this kind of
+		// machine: it is shown, not judged. Allocation counts are exact, and judged.
 		ownNs, ownAl := bns-fns, bal-fal
 		add(Row{Figure: label + " " + kind + "/" + unitLabel + " (own = total - SDK floor)", Measured: ns(bns) + " (own " + ns(ownNs) + ")",
-			Baseline: ns(fns), Ratio: ratio(bns, fns), Target: "<= " + ns(nsTarget) + " own", Met: met(ownNs <= nsTarget)})
+			Baseline: ns(fns), Ratio: ratio(bns, fns), Target: "(in-memory row)"})
 		add(Row{Figure: label + " allocs/" + unitLabel + " (own = total - SDK floor)", Measured: num(bal) + " (own " + num(ownAl) + ")",
 			Baseline: num(fal), Ratio: ratio(bal, fal), Target: fmt.Sprintf("<= %.0f own", allocTarget), Met: met(ownAl <= allocTarget)})
 	}

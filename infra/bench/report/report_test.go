@@ -64,8 +64,9 @@ func row(t *testing.T, rows []Row, prefix string) Row {
 	return Row{}
 }
 
-// Own code with the SDK is the total minus the floor, and the target is judged on
-// it; a missing input is a row that misses its target.
+// Own code with the SDK is the total minus the floor: its allocations are judged
+// against the target, its time is shown beside the floor (the in-memory rows carry
+// the time target); a missing input is a row that misses its target.
 func TestBuild(t *testing.T) {
 	b, err := ParseBench(strings.NewReader(sample))
 	if err != nil {
@@ -83,7 +84,7 @@ func TestBuild(t *testing.T) {
 		t.Fatalf("ingest memory row %+v", r)
 	}
 	r := row(t, rows, "ingest, SQS SDK on loopback, ns/webhook")
-	if !strings.Contains(r.Measured, "own 4000 ns") || r.Ratio != "1.20x" || r.Met != "yes" {
+	if !strings.Contains(r.Measured, "own 4000 ns") || r.Ratio != "1.20x" || r.Met != "" {
 		t.Fatalf("ingest SDK row %+v", r)
 	}
 	if r := row(t, rows, "ingest, SQS SDK on loopback, allocs/webhook"); !strings.Contains(r.Measured, "own 12.0") || r.Met != "NO" {
@@ -94,7 +95,7 @@ func TestBuild(t *testing.T) {
 	}
 	// The batch's wall time per record (65 µs) is below the floor's (80 µs) because it
 	// runs on two cores; CPU time compares them: 121 - 112 = 9 µs of own code.
-	if r := row(t, rows, "processor, DynamoDB SDK on loopback, cpu ns/record"); !strings.Contains(r.Measured, "own 9000 ns") || r.Met != "yes" {
+	if r := row(t, rows, "processor, DynamoDB SDK on loopback, cpu ns/record"); !strings.Contains(r.Measured, "own 9000 ns") || r.Ratio != "1.08x" || r.Met != "" {
 		t.Fatalf("processor SDK row %+v", r)
 	}
 	if r := row(t, rows, "processor, DynamoDB SDK on loopback, allocs/record"); !strings.Contains(r.Measured, "own 16.0") || r.Met != "yes" {
