@@ -447,18 +447,7 @@ func (w *wire) bodyString() error {
 				return errEnd
 			}
 			switch e := w.s[i+1]; e {
-			case '"', '\\', '/':
-				dst = append(dst, e)
-			case 'b':
-				dst = append(dst, '\b')
-			case 'f':
-				dst = append(dst, '\f')
-			case 'n':
-				dst = append(dst, '\n')
-			case 'r':
-				dst = append(dst, '\r')
-			case 't':
-				dst = append(dst, '\t')
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				for k := i + 2; k < i+6; k++ {
 					if k >= len(w.s) {
@@ -469,25 +458,11 @@ func (w *wire) bodyString() error {
 						return w.syntax("invalid \\u escape")
 					}
 				}
-				r := u4(w.s[i:])
-				i += 6
-				if utf16.IsSurrogate(r) {
-					// The second half is consumed only when it is a valid escape that
-					// completes the pair; otherwise it is read on its own next.
-					if dec := utf16.DecodeRune(r, u4(w.s[i:])); dec != unicode.ReplacementChar {
-						i += 6
-						dst = utf8.AppendRune(dst, dec)
-						continue
-					}
-					r = unicode.ReplacementChar
-				}
-				dst = utf8.AppendRune(dst, r)
-				continue
 			default:
 				w.i = i + 1
 				return w.syntax("invalid escape")
 			}
-			i += 2
+			dst, i = appendEscape(dst, w.s, i)
 		default: // a control character
 			w.i = i
 			return w.syntax("control character in string")
@@ -743,36 +718,41 @@ func appendUnquoted(dst []byte, raw string) []byte {
 			i += size
 			continue
 		}
-		switch raw[i+1] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r := u4(raw[i:])
-			i += 6
-			if utf16.IsSurrogate(r) {
-				if dec := utf16.DecodeRune(r, u4(raw[i:])); dec != unicode.ReplacementChar {
-					i += 6
-					dst = utf8.AppendRune(dst, dec)
-					continue
-				}
-				r = unicode.ReplacementChar
-			}
-			dst = utf8.AppendRune(dst, r)
-			continue
-		default: // '"', '\\', '/'
-			dst = append(dst, raw[i+1])
-		}
-		i += 2
+		dst, i = appendEscape(dst, raw, i)
 	}
 	return dst
+}
+
+// appendEscape appends the value of the checked escape that starts at s[i] (a
+// backslash) and returns the index after it. A \u escape of a surrogate takes the
+// next escape with it when the two form a pair; otherwise it stands for U+FFFD and
+// the next escape is read on its own.
+func appendEscape(dst []byte, s string, i int) ([]byte, int) {
+	switch e := s[i+1]; e {
+	case 'b':
+		dst = append(dst, '\b')
+	case 'f':
+		dst = append(dst, '\f')
+	case 'n':
+		dst = append(dst, '\n')
+	case 'r':
+		dst = append(dst, '\r')
+	case 't':
+		dst = append(dst, '\t')
+	case 'u':
+		r := u4(s[i:])
+		i += 6
+		if utf16.IsSurrogate(r) {
+			if dec := utf16.DecodeRune(r, u4(s[i:])); dec != unicode.ReplacementChar {
+				return utf8.AppendRune(dst, dec), i + 6
+			}
+			r = unicode.ReplacementChar
+		}
+		return utf8.AppendRune(dst, r), i
+	default: // '"', '\\', '/'
+		dst = append(dst, e)
+	}
+	return dst, i + 2
 }
 
 // htmlSafe marks the ASCII bytes encoding/json writes as they are: printable, and
