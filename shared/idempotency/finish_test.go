@@ -9,107 +9,89 @@ import (
 
 type ctxKey struct{}
 
-// A finish context behaves as context.WithTimeout(context.WithoutCancel(parent), d):
-// the parent's values, none of its cancellation, its own deadline, cancelled by stop,
-// whether or not anything waited on it before.
-func TestFinishContext(t *testing.T) {
+// seenStore records the context of each completion, release and step write, as it
+// was when the write began.
+type seenStore struct {
+	Store
+	op       string // the write to watch: "complete", "release" or "saveStep"
+	ctx      context.Context
+	err      error
+	deadline time.Duration // from the write's start; 0 when none
+	value    any
+}
+
+func (s *seenStore) see(op string, ctx context.Context) {
+	if op != s.op {
+		return
+	}
+	s.ctx, s.err, s.value = ctx, ctx.Err(), ctx.Value(ctxKey{})
+	if dl, ok := ctx.Deadline(); ok {
+		s.deadline = time.Until(dl)
+	}
+}
+
+func (s *seenStore) Complete(ctx context.Context, key, token string, result []byte, expiresAt int64) error {
+	s.see("complete", ctx)
+	return s.Store.Complete(ctx, key, token, result, expiresAt)
+}
+
+func (s *seenStore) Release(ctx context.Context, key, token string) error {
+	s.see("release", ctx)
+	return s.Store.Release(ctx, key, token)
+}
+
+func (s *seenStore) SaveStep(ctx context.Context, key, token, step string, result []byte) error {
+	s.see("saveStep", ctx)
+	return s.Store.SaveStep(ctx, key, token, step, result)
+}
+
+// The completion, release and step writes happen even when the caller's context
+// ended while the handler ran: with the caller's values, none of its cancellation,
+// and a deadline of their own at most finishTimeout away, ended once the write
+// returned.
+func TestFinishWritesOutliveTheCaller(t *testing.T) {
 	t.Parallel()
-	const d = 30 * time.Millisecond
-	newParent := func() (context.Context, context.CancelFunc) {
-		return context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "v"))
-	}
-	cases := map[string]func(t *testing.T){
-		"deadline passes, nothing waited": func(t *testing.T) {
-			parent, cancel := newParent()
-			cancel()
-			var c finishContext
-			c.start(parent, d)
-			defer c.stop()
-			if dl, ok := c.Deadline(); !ok || time.Until(dl) > d {
-				t.Fatalf("deadline %v, %v", dl, ok)
-			}
-			if err := c.Err(); err != nil {
-				t.Fatalf("Err before the deadline, parent cancelled: %v", err)
-			}
-			time.Sleep(d + 5*time.Millisecond)
-			if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("Err after the deadline: %v", err)
-			}
-			select {
-			case <-c.Done():
-			case <-time.After(time.Second):
-				t.Fatal("Done not closed after the deadline")
+	for op, fn := range map[string]func(cancel context.CancelFunc) Handler{
+		"complete": func(cancel context.CancelFunc) Handler {
+			return func(context.Context, *Attempt) ([]byte, error) { cancel(); return []byte("ok"), nil }
+		},
+		"release": func(cancel context.CancelFunc) Handler {
+			return func(context.Context, *Attempt) ([]byte, error) { cancel(); return nil, errors.New("boom") }
+		},
+		"saveStep": func(cancel context.CancelFunc) Handler {
+			return func(ctx context.Context, a *Attempt) ([]byte, error) {
+				return a.Step(ctx, "s", func(context.Context) ([]byte, error) { cancel(); return []byte("x"), nil })
 			}
 		},
-		"deadline passes while waiting": func(t *testing.T) {
-			parent, cancel := newParent()
-			defer cancel()
-			var c finishContext
-			c.start(parent, d)
-			defer c.stop()
-			if c.Value(ctxKey{}) != "v" {
-				t.Fatal("parent's value lost")
-			}
-			child, stopChild := context.WithCancel(&c)
-			defer stopChild()
-			cancel() // the parent's end does not reach c
-			select {
-			case <-c.Done():
-				if time.Until(c.deadline) > 0 {
-					t.Fatal("Done closed before the deadline")
-				}
-			case <-time.After(time.Second):
-				t.Fatal("Done not closed after the deadline")
-			}
-			select {
-			case <-child.Done():
-			case <-time.After(time.Second):
-				t.Fatal("child not ended with its parent")
-			}
-			if !errors.Is(c.Err(), context.DeadlineExceeded) || !errors.Is(child.Err(), context.DeadlineExceeded) {
-				t.Fatalf("Err %v, child %v", c.Err(), child.Err())
-			}
-		},
-		"stopped before waiting": func(t *testing.T) {
-			parent, cancel := newParent()
-			defer cancel()
-			var c finishContext
-			c.start(parent, time.Hour)
-			c.stop()
-			if !errors.Is(c.Err(), context.Canceled) {
-				t.Fatalf("Err after stop: %v", c.Err())
-			}
-			select {
-			case <-c.Done():
-			default:
-				t.Fatal("Done open after stop")
-			}
-			if !errors.Is(c.Err(), context.Canceled) {
-				t.Fatalf("Err after stop and Done: %v", c.Err())
-			}
-		},
-		"stopped while waiting": func(t *testing.T) {
-			parent, cancel := newParent()
-			defer cancel()
-			var c finishContext
-			c.start(parent, time.Hour)
-			child, stopChild := context.WithCancel(&c)
-			defer stopChild()
-			c.stop()
-			select {
-			case <-child.Done():
-			case <-time.After(time.Second):
-				t.Fatal("child not cancelled by stop")
-			}
-			if !errors.Is(c.Err(), context.Canceled) || !errors.Is(context.Cause(&c), context.Canceled) {
-				t.Fatalf("Err %v, cause %v", c.Err(), context.Cause(&c))
-			}
-		},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
+	} {
+		t.Run(op, func(t *testing.T) {
 			t.Parallel()
-			tc(t)
+			store := &seenStore{Store: NewMemoryStore(), op: op}
+			parent, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "v"))
+			defer cancel()
+			out, err := NewRunner(store, Settings{}).Do(parent, "k", "h1", fn(cancel))
+			if store.ctx == nil {
+				t.Fatalf("no %s write (Do = %+v, %v)", op, out, err)
+			}
+			if store.err != nil || store.value != "v" {
+				t.Fatalf("%s write began with Err %v, value %v; want nil and the caller's", op, store.err, store.value)
+			}
+			if store.deadline <= 0 || store.deadline > finishTimeout {
+				t.Fatalf("%s write deadline %v away, want within (0, %v]", op, store.deadline, finishTimeout)
+			}
+			if !errors.Is(store.ctx.Err(), context.Canceled) {
+				t.Fatalf("%s write context after Do: %v, want cancelled", op, store.ctx.Err())
+			}
+			r, gerr := store.Get(context.Background(), "k", time.Now())
+			if gerr != nil {
+				t.Fatal(gerr)
+			}
+			if want := map[string]Status{"complete": StatusCompleted, "release": StatusRetryable, "saveStep": StatusCompleted}[op]; r.Status != want {
+				t.Fatalf("record %+v, want %s", r, want)
+			}
+			if op == "saveStep" && string(r.Steps["s"]) != "x" {
+				t.Fatalf("step not recorded: %+v", r)
+			}
 		})
 	}
 }

@@ -184,9 +184,8 @@ func (r *Runner) Do(ctx context.Context, key, payloadHash string, fn Handler) (O
 	result, fnErr := r.call(ctx, a, fn)
 	a.end()
 
-	finish := &a.finish
-	finish.start(ctx, finishTimeout)
-	defer finish.stop()
+	finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	if fnErr != nil {
 		out.Kind, out.Err = Failed, fnErr
 		if err := r.store.Release(finish, key, token); err != nil {
@@ -229,8 +228,6 @@ type Attempt struct {
 	mu    sync.Mutex
 	steps map[string][]byte // nil until a step completes
 	over  bool
-
-	finish finishContext // of the completion or release, after the handler
 }
 
 // Key is the event's idempotency key. Derive downstream Idempotency-Key headers from
@@ -274,9 +271,8 @@ func (a *Attempt) Step(ctx context.Context, step string, fn func(ctx context.Con
 	}
 	// The effect happened: record it even if ctx ended meanwhile. The write is
 	// conditional on the lease token, so it is safe after the lease too.
-	save := &finishContext{}
-	save.start(ctx, finishTimeout)
-	defer save.stop()
+	save, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	if err := a.store.SaveStep(save, a.key, a.token, step, result); err != nil {
 		return nil, fmt.Errorf("step %q: %w", step, err)
 	}
