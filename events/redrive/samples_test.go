@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/tenaz/tenaz/shared/envelope"
-	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/redrive"
 )
@@ -113,7 +112,7 @@ func TestSamplesDoWhatTheySay(t *testing.T) {
 					t.Fatal(err)
 				}
 				attrs := e.Attributes()
-				attrs[processor.AttrReason] = processor.ReasonExhausted
+				attrs[envelope.AttrReason] = envelope.ReasonExhausted
 				if _, err := dl.Send(ctx, queue.Message{Body: string(body), Attributes: attrs}); err != nil {
 					t.Fatal(err)
 				}

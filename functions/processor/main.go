@@ -34,10 +34,12 @@ import (
 	"github.com/tenaz/tenaz/shared/breaker"
 	breakerstore "github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/forward"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
+	"github.com/tenaz/tenaz/shared/route"
 	"github.com/tenaz/tenaz/shared/telemetry"
 )
 
@@ -57,19 +59,21 @@ func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) 
 	if err != nil {
 		return nil, err
 	}
-	dlqURL, err := config.Required(os.Getenv, processor.EnvDLQURL)
+	dlqURL, err := config.Required(os.Getenv, config.EnvDLQURL)
 	if err != nil {
 		return nil, err
 	}
-	table, err := config.Required(os.Getenv, processor.EnvIdempotencyTable)
+	table, err := config.Required(os.Getenv, config.EnvIdempotencyTable)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := processor.LoadConfig(os.Getenv)
+	cfg, err := config.LoadProcessor(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	routes, err := cfg.Registry(nil, nil)
+	routes, err := route.Build(cfg.Routes, map[string]func(route.Config) (route.Handler, error){
+		"forward": func(rc route.Config) (route.Handler, error) { return forward.FromConfig(rc, nil), nil },
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -85,11 +89,12 @@ func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) 
 		Router:     routes,
 		Visibility: queue.NewSQS(sqsClient, queueURL),
 		DeadLetter: queue.NewSQS(sqsClient, dlqURL),
-		Settings:   cfg.Settings,
-		Log:        log,
-		Metrics:    os.Stdout,
+		Settings: processor.Settings{MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
+			Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin, DeferMax: cfg.DeferMax, RefundMaxReceives: cfg.RefundMaxReceives},
+		Log:     log,
+		Metrics: os.Stdout,
 	}
-	if breakerTable := os.Getenv(processor.EnvBreakerTable); breakerTable != "" {
+	if breakerTable := os.Getenv(config.EnvBreakerTable); breakerTable != "" {
 		set := cfg.Breaker
 		set.OnTransition, set.OnStoreError = processor.BreakerTelemetry(log, os.Stdout)
 		opts.Breakers = breaker.New(breakerstore.New(breakerTable, ddb, breakerstore.Options{}), set)

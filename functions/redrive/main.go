@@ -34,7 +34,6 @@ import (
 	breakerstore "github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
-	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/redrive"
 	"github.com/tenaz/tenaz/shared/telemetry"
@@ -56,7 +55,7 @@ func setup(ctx context.Context, log *slog.Logger) (*redrive.Redriver, error) {
 	if err != nil {
 		return nil, err
 	}
-	dlqURL, err := config.Required(os.Getenv, processor.EnvDLQURL)
+	dlqURL, err := config.Required(os.Getenv, config.EnvDLQURL)
 	if err != nil {
 		return nil, err
 	}
@@ -76,13 +75,13 @@ func setup(ctx context.Context, log *slog.Logger) (*redrive.Redriver, error) {
 		Settings: settings,
 		Log:      log,
 	}
-	if table := strings.TrimSpace(os.Getenv(processor.EnvIdempotencyTable)); table != "" {
+	if table := strings.TrimSpace(os.Getenv(config.EnvIdempotencyTable)); table != "" {
 		opts.Budget = dynamostore.New(table, ddb, dynamostore.Options{})
 	} else {
 		log.Info("no idempotency table: replayed events keep their attempt counts")
 	}
-	if table := strings.TrimSpace(os.Getenv(processor.EnvBreakerTable)); table != "" {
-		cfg, err := processor.LoadConfig(os.Getenv)
+	if table := strings.TrimSpace(os.Getenv(config.EnvBreakerTable)); table != "" {
+		cfg, err := config.LoadProcessor(os.Getenv)
 		if err != nil {
 			return nil, err
 		}

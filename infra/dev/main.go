@@ -43,7 +43,6 @@ import (
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/config/sources"
 	"github.com/tenaz/tenaz/shared/local"
-	"github.com/tenaz/tenaz/shared/route"
 	"github.com/tenaz/tenaz/shared/telemetry"
 	"github.com/tenaz/tenaz/shared/webhook"
 )
@@ -80,11 +79,9 @@ func run(addr, sourcesFile string) error {
 	if err != nil {
 		return err
 	}
-	var routes []route.Config
-	if r := os.Getenv("TENAZ_ROUTES"); r != "" {
-		if routes, err = route.ParseConfig([]byte(r)); err != nil {
-			return fmt.Errorf("TENAZ_ROUTES: %w", err)
-		}
+	routes, err := config.Routes(os.Getenv)
+	if err != nil {
+		return err
 	}
 	base := "http://" + addr
 	sender, err := local.NewSender(base, raw)

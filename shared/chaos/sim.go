@@ -370,7 +370,7 @@ func (s *sim) replay() {
 			continue
 		}
 		s.led.DeadLetteredBeforeReplay[r]++
-		if r != processor.ReasonPermanent {
+		if r != envelope.ReasonPermanent {
 			keys = append(keys, ev.key)
 		}
 	}
@@ -392,11 +392,11 @@ func (s *sim) deadLetters() map[string]string {
 	reasons := map[string]string{}
 	for _, m := range s.dlq.Peek(0) {
 		key := m.Attributes[envelope.AttrKey]
-		reason := m.Attributes[processor.AttrReason]
+		reason := m.Attributes[envelope.AttrReason]
 		if reason == "" {
 			reason = ReasonMaxReceiveCount
 		}
-		if reasons[key] != processor.ReasonPermanent {
+		if reasons[key] != envelope.ReasonPermanent {
 			reasons[key] = reason
 		}
 	}

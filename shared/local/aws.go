@@ -21,7 +21,6 @@ import (
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
-	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 )
 
@@ -44,8 +43,8 @@ const DefaultPrefix = "tenaz-dev-"
 // ResourcesFromEnv reads the resource names from the processor's settings.
 func ResourcesFromEnv(getenv config.Getenv) Resources {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
-	return Resources{QueueURL: get(config.EnvQueueURL), DLQURL: get(processor.EnvDLQURL),
-		IdempotencyTable: get(processor.EnvIdempotencyTable), BreakerTable: get(processor.EnvBreakerTable)}
+	return Resources{QueueURL: get(config.EnvQueueURL), DLQURL: get(config.EnvDLQURL),
+		IdempotencyTable: get(config.EnvIdempotencyTable), BreakerTable: get(config.EnvBreakerTable)}
 }
 
 // UseAWS reports whether the local runner should run on AWS APIs: an endpoint is set
@@ -118,8 +117,8 @@ func (s AWSSetup) Open(ctx context.Context) (AWSEnv, error) {
 	r := s.Resources
 	if !s.Emulator {
 		var missing []string
-		for name, v := range map[string]string{config.EnvQueueURL: r.QueueURL, processor.EnvDLQURL: r.DLQURL,
-			processor.EnvIdempotencyTable: r.IdempotencyTable} {
+		for name, v := range map[string]string{config.EnvQueueURL: r.QueueURL, config.EnvDLQURL: r.DLQURL,
+			config.EnvIdempotencyTable: r.IdempotencyTable} {
 			if v == "" {
 				missing = append(missing, name)
 			}
@@ -132,7 +131,7 @@ func (s AWSSetup) Open(ctx context.Context) (AWSEnv, error) {
 	}
 	env := AWSEnv{}
 	if (r.QueueURL == "") != (r.DLQURL == "") {
-		return AWSEnv{}, fmt.Errorf("name both queues (%s and %s) or neither", config.EnvQueueURL, processor.EnvDLQURL)
+		return AWSEnv{}, fmt.Errorf("name both queues (%s and %s) or neither", config.EnvQueueURL, config.EnvDLQURL)
 	}
 	if r.QueueURL == "" {
 		var created bool

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/internal/awstest"
 	"github.com/tenaz/tenaz/shared/processor"
@@ -107,7 +108,7 @@ func TestIntegrationLocalRunnerOnMoto(t *testing.T) {
 	waitFor(t, "dead letter on moto", func() bool { return p.Status(ctx, 0).DLQ.Total() == 1 })
 	l, err := p.DeadLetters(ctx, 10)
 	if err != nil || l.Listed != "receive" || len(l.Messages) != 1 || l.Messages[0].Key != "github:gh-moto-1" ||
-		l.Messages[0].Reason != processor.ReasonPermanent || l.Messages[0].Attempts != 1 {
+		l.Messages[0].Reason != envelope.ReasonPermanent || l.Messages[0].Attempts != 1 {
 		t.Fatalf("listing %+v %v", l, err)
 	}
 	if d := p.Status(ctx, 0).DLQ; d.Visible != 1 || d.InFlight != 0 {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/tenaz/tenaz/shared/envelope"
-	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/redrive"
 )
@@ -144,9 +143,9 @@ func deadLetters(ms []queue.Received) []DeadLetter {
 	for _, m := range ms {
 		a := m.Attributes
 		d := DeadLetter{MessageID: m.ID, Key: a[envelope.AttrKey], Source: a[envelope.AttrSource], Type: a[envelope.AttrType],
-			Reason: a[processor.AttrReason], LastError: a[processor.AttrLastError], FailedAt: a[processor.AttrFailedAt],
+			Reason: a[envelope.AttrReason], LastError: a[envelope.AttrLastError], FailedAt: a[envelope.AttrFailedAt],
 			SentAt: m.SentAt}
-		d.Attempts, _ = strconv.Atoi(a[processor.AttrAttempts])
+		d.Attempts, _ = strconv.Atoi(a[envelope.AttrAttempts])
 		d.RedriveCount, _ = strconv.Atoi(a[redrive.AttrRedriveCount])
 		if d.Key == "" || d.Source == "" || d.Type == "" {
 			if e, err := envelope.Decode([]byte(m.Body)); err == nil {

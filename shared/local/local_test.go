@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tenaz/tenaz/shared/breaker"
+	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/webhook"
 )
@@ -133,7 +134,7 @@ func TestPipelineRidesOutAnOutage(t *testing.T) {
 		t.Fatalf("send: %v %+v", err, sent)
 	}
 	waitFor(t, "dead-letter", func() bool { return p.Status(context.Background(), 0).DLQ.Total() == 1 })
-	if l, err := p.DeadLetters(ctx, 10); err != nil || len(l.Messages) != 1 || l.Messages[0].Reason != processor.ReasonPermanent ||
+	if l, err := p.DeadLetters(ctx, 10); err != nil || len(l.Messages) != 1 || l.Messages[0].Reason != envelope.ReasonPermanent ||
 		l.Messages[0].Key != "stripe:evt_rejected" {
 		t.Fatalf("dead letters %+v, %v", l, err)
 	}

@@ -14,7 +14,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/tenaz/tenaz/shared/breaker"
+	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/esm"
+	"github.com/tenaz/tenaz/shared/forward"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/ingest"
 	"github.com/tenaz/tenaz/shared/processor"
@@ -119,7 +121,7 @@ func New(o Options) (*Pipeline, error) {
 	}
 	invokeTimeout := o.VisibilityTimeout / 6
 	if set.DeadlineMargin == 0 {
-		set.DeadlineMargin = min(processor.DefaultDeadlineMargin, invokeTimeout/3)
+		set.DeadlineMargin = min(config.DefaultDeadlineMargin, invokeTimeout/3)
 	}
 	if set.DeadlineMargin >= invokeTimeout {
 		return nil, fmt.Errorf("local: the invocation timeout (%s, a sixth of the visibility timeout) must exceed the deadline margin (%s)",
@@ -132,7 +134,9 @@ func New(o Options) (*Pipeline, error) {
 			return nil, err
 		}
 	}
-	reg, err := processor.Config{Routes: routes}.Registry(nil, nil)
+	reg, err := route.Build(routes, map[string]func(route.Config) (route.Handler, error){
+		"forward": func(rc route.Config) (route.Handler, error) { return forward.FromConfig(rc, nil), nil },
+	})
 	if err != nil {
 		return nil, err
 	}

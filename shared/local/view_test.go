@@ -15,7 +15,6 @@ import (
 	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
-	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/webhook"
 )
@@ -63,7 +62,7 @@ func deadLetterQueue(t *testing.T, n int) *queue.Memory {
 			t.Fatal(err)
 		}
 		attrs := e.Attributes()
-		attrs[processor.AttrReason], attrs[processor.AttrLastError], attrs[processor.AttrAttempts] = processor.ReasonPermanent, "HTTP 400", "2"
+		attrs[envelope.AttrReason], attrs[envelope.AttrLastError], attrs[envelope.AttrAttempts] = envelope.ReasonPermanent, "HTTP 400", "2"
 		if _, err := q.Send(context.Background(), queue.Message{Body: string(body), Attributes: attrs}); err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +140,7 @@ func TestDeadLetters(t *testing.T) {
 						t.Fatalf("bare message %+v", m)
 					}
 				default:
-					if m.Source != "stripe" || m.Reason != processor.ReasonPermanent || m.LastError != "HTTP 400" || m.Attempts != 2 {
+					if m.Source != "stripe" || m.Reason != envelope.ReasonPermanent || m.LastError != "HTTP 400" || m.Attempts != 2 {
 						t.Fatalf("dead letter %+v", m)
 					}
 				}

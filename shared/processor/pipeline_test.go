@@ -224,7 +224,7 @@ func TestPipelinePermanentFailureEndsInTheDeadLetterQueue(t *testing.T) {
 		t.Fatalf("second delivery %+v, want it deleted after dead-lettering", rep)
 	}
 	dl := p.dlq.Peek(0)
-	if len(dl) != 1 || dl[0].Attributes[processor.AttrReason] != processor.ReasonPermanent || dl[0].Attributes[processor.AttrAttempts] != "2" {
+	if len(dl) != 1 || dl[0].Attributes[envelope.AttrReason] != envelope.ReasonPermanent || dl[0].Attributes[envelope.AttrAttempts] != "2" {
 		t.Fatalf("dead letters %+v, want one, permanent after 2 attempts", dl)
 	}
 	got, err := envelope.Decode([]byte(dl[0].Body))

@@ -121,11 +121,11 @@ func TestFailedProbeRefundsAreBounded(t *testing.T) {
 		t.Fatalf("receive 150: %+v, attempts %d; want deferred with the attempt kept", r, h.record("stripe:evt_stubborn").Attempts)
 	}
 	r = probe("past-limit", 151)
-	if r.Outcome != processor.DeadLettered || r.Reason != processor.ReasonExhausted {
+	if r.Outcome != processor.DeadLettered || r.Reason != envelope.ReasonExhausted {
 		t.Fatalf("receive 151: %+v, want dead-lettered as exhausted", r)
 	}
 	dl := h.deadLetters()
-	if len(dl) != 1 || dl[0].Attributes["deadLetterReason"] != processor.ReasonExhausted {
+	if len(dl) != 1 || dl[0].Attributes["deadLetterReason"] != envelope.ReasonExhausted {
 		t.Fatalf("dead letters %+v", dl)
 	}
 }

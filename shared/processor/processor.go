@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/tenaz/tenaz/shared/breaker"
+	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/queue"
@@ -94,42 +95,34 @@ type Settings struct {
 	RefundMaxReceives int
 }
 
-// Defaults.
-const (
-	DefaultMaxAttempts       = 8
-	DefaultRetryBase         = 5 * time.Second
-	DefaultRetryMax          = 15 * time.Minute
-	DefaultMinDelay          = time.Second
-	DefaultConcurrency       = 10
-	DefaultDeadlineMargin    = 3 * time.Second
-	DefaultDeferMax          = 15 * time.Minute
-	DefaultRefundMaxReceives = 150
-)
+// DefaultMinDelay is the default of Settings.MinDelay; the other defaults are those
+// of the environment settings (config.DefaultMaxAttempts, …).
+const DefaultMinDelay = time.Second
 
 func (s *Settings) defaults() {
 	if s.MaxAttempts <= 0 {
-		s.MaxAttempts = DefaultMaxAttempts
+		s.MaxAttempts = config.DefaultMaxAttempts
 	}
 	if s.RetryBase <= 0 {
-		s.RetryBase = DefaultRetryBase
+		s.RetryBase = config.DefaultRetryBase
 	}
 	if s.RetryMax <= 0 {
-		s.RetryMax = DefaultRetryMax
+		s.RetryMax = config.DefaultRetryMax
 	}
 	if s.MinDelay <= 0 {
 		s.MinDelay = DefaultMinDelay
 	}
 	if s.Concurrency <= 0 {
-		s.Concurrency = DefaultConcurrency
+		s.Concurrency = config.DefaultConcurrency
 	}
 	if s.DeadlineMargin <= 0 {
-		s.DeadlineMargin = DefaultDeadlineMargin
+		s.DeadlineMargin = config.DefaultDeadlineMargin
 	}
 	if s.DeferMax <= 0 {
-		s.DeferMax = DefaultDeferMax
+		s.DeferMax = config.DefaultDeferMax
 	}
 	if s.RefundMaxReceives <= 0 {
-		s.RefundMaxReceives = DefaultRefundMaxReceives
+		s.RefundMaxReceives = config.DefaultRefundMaxReceives
 	}
 }
 
@@ -202,21 +195,6 @@ const (
 	ReasonProbeFailed = "probeFailed" // this record probed the destination, which is still down
 )
 
-// Dead-letter reasons, in the deadLetterReason attribute.
-const (
-	ReasonPermanent   = "permanent"
-	ReasonExhausted   = "exhausted"
-	ReasonUndecodable = "undecodable"
-)
-
-// Attribute names added to a dead-lettered message (beside the envelope's own).
-const (
-	AttrReason    = "deadLetterReason"
-	AttrLastError = "lastError"
-	AttrAttempts  = "attempts"
-	AttrFailedAt  = "failedAt"
-)
-
 // Result is one record's outcome.
 type Result struct {
 	MessageID string
@@ -226,7 +204,7 @@ type Result struct {
 	Outcome   Outcome
 	Attempts  int
 	Delay     time.Duration // when it is delivered again (failures)
-	Reason    string        // dead-letter reason
+	Reason    string        // deferral or dead-letter reason (envelope.Reason…)
 	Err       error
 
 	redeliver bool // Delay is to be set as the message's visibility
@@ -410,7 +388,7 @@ const chainScanMax = 32
 func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env *envelope.Envelope, decodeErr error) Result {
 	res := Result{MessageID: m.MessageId}
 	if decodeErr != nil {
-		res.Outcome, res.Reason, res.Err = DeadLettered, ReasonUndecodable, decodeErr
+		res.Outcome, res.Reason, res.Err = DeadLettered, envelope.ReasonUndecodable, decodeErr
 		if m.MessageAttributes != nil {
 			res.Source = strAttr(m, envelope.AttrSource)
 			res.Type = strAttr(m, envelope.AttrType)
@@ -458,7 +436,7 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 		if retry.IsPermanent(err) {
 			// The store rejects this event's request (e.g. a key it cannot hold): no
 			// retry helps; the dead-letter queue keeps it for a replay.
-			res.Outcome, res.Reason = DeadLettered, ReasonPermanent
+			res.Outcome, res.Reason = DeadLettered, envelope.ReasonPermanent
 			return p.deadLetter(ctx, m, res)
 		}
 		// The store failed or no time was left: state unknown, try again later.
@@ -504,10 +482,10 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 	res.Err = out.Err
 	switch {
 	case retry.IsPermanent(out.Err):
-		res.Outcome, res.Reason = DeadLettered, ReasonPermanent
+		res.Outcome, res.Reason = DeadLettered, envelope.ReasonPermanent
 		return p.deadLetter(ctx, m, res)
 	case out.Attempts >= p.set.MaxAttempts:
-		res.Outcome, res.Reason = DeadLettered, ReasonExhausted
+		res.Outcome, res.Reason = DeadLettered, envelope.ReasonExhausted
 		return p.deadLetter(ctx, m, res)
 	}
 	after, _ := retry.RetryAfterOf(out.Err)
@@ -521,7 +499,7 @@ func (p *Processor) probeFailed(ctx context.Context, m *events.SQSMessage, res R
 	if n, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"]); n >= p.set.RefundMaxReceives {
 		// No more refunds: the failed probe was an attempt like any other.
 		if res.Attempts >= p.set.MaxAttempts {
-			res.Outcome, res.Reason = DeadLettered, ReasonExhausted
+			res.Outcome, res.Reason = DeadLettered, envelope.ReasonExhausted
 			return p.deadLetter(ctx, m, res)
 		}
 	} else if p.o.Attempts != nil {
@@ -585,13 +563,13 @@ func (p *Processor) deadLetter(ctx context.Context, m *events.SQSMessage, res Re
 			attrs[k] = v
 		}
 	}
-	attrs[AttrReason] = res.Reason
-	attrs[AttrFailedAt] = p.o.Now().UTC().Format(time.RFC3339)
+	attrs[envelope.AttrReason] = res.Reason
+	attrs[envelope.AttrFailedAt] = p.o.Now().UTC().Format(time.RFC3339)
 	if res.Attempts > 0 {
-		attrs[AttrAttempts] = strconv.Itoa(res.Attempts)
+		attrs[envelope.AttrAttempts] = strconv.Itoa(res.Attempts)
 	}
 	if res.Err != nil {
-		attrs[AttrLastError] = truncate(res.Err.Error(), 512)
+		attrs[envelope.AttrLastError] = truncate(res.Err.Error(), 512)
 	}
 	if len(attrs) > queue.MaxAttributes {
 		// SQS takes at most MaxAttributes: keep ours and the envelope's (7 in all),
@@ -620,7 +598,7 @@ func (p *Processor) deadLetter(ctx context.Context, m *events.SQSMessage, res Re
 
 // ownAttr names the attributes a dead letter always keeps.
 var ownAttr = map[string]bool{
-	AttrReason: true, AttrLastError: true, AttrAttempts: true, AttrFailedAt: true,
+	envelope.AttrReason: true, envelope.AttrLastError: true, envelope.AttrAttempts: true, envelope.AttrFailedAt: true,
 	envelope.AttrKey: true, envelope.AttrSource: true, envelope.AttrType: true,
 }
 

@@ -433,24 +433,24 @@ func TestPermanentFailureIsDeadLettered(t *testing.T) {
 		t.Fatalf("dead letter body changed:\n got %s\nwant %s", dl[0].Body, m.Body)
 	}
 	want := map[string]string{
-		envelope.AttrSource:    "stripe",
-		envelope.AttrType:      "charge.succeeded",
-		envelope.AttrKey:       "stripe:evt_bad",
-		"traceparent":          m.Attributes["traceparent"],
-		processor.AttrReason:   processor.ReasonPermanent,
-		processor.AttrAttempts: "1",
-		processor.AttrFailedAt: h.clock.Now().UTC().Format(time.RFC3339),
+		envelope.AttrSource:   "stripe",
+		envelope.AttrType:     "charge.succeeded",
+		envelope.AttrKey:      "stripe:evt_bad",
+		"traceparent":         m.Attributes["traceparent"],
+		envelope.AttrReason:   envelope.ReasonPermanent,
+		envelope.AttrAttempts: "1",
+		envelope.AttrFailedAt: h.clock.Now().UTC().Format(time.RFC3339),
 	}
 	for k, v := range want {
 		if dl[0].Attributes[k] != v {
 			t.Fatalf("dead letter attribute %s = %q, want %q (all: %v)", k, dl[0].Attributes[k], v, dl[0].Attributes)
 		}
 	}
-	contains(t, "lastError", dl[0].Attributes[processor.AttrLastError], "HTTP 400 Bad Request")
+	contains(t, "lastError", dl[0].Attributes[envelope.AttrLastError], "HTTP 400 Bad Request")
 	if n := len(dl[0].Attributes); n != len(want)+1 {
 		t.Fatalf("dead letter has %d attributes %v, want %d", n, dl[0].Attributes, len(want)+1)
 	}
-	if r := h.result("m1"); r.Outcome != processor.DeadLettered || r.Reason != processor.ReasonPermanent || !retry.IsPermanent(r.Err) {
+	if r := h.result("m1"); r.Outcome != processor.DeadLettered || r.Reason != envelope.ReasonPermanent || !retry.IsPermanent(r.Err) {
 		t.Fatalf("result %+v, want dead-lettered as permanent", r)
 	}
 	if hits.Load() != 1 || len(h.vis.all()) != 0 {
@@ -479,7 +479,7 @@ func TestDeadLetterKeepsItsOwnAttributesWhenTheMessageHasMany(t *testing.T) {
 		if len(a) > queue.MaxAttributes {
 			t.Fatalf("run %d: %d attributes, SQS takes at most %d", run, len(a), queue.MaxAttributes)
 		}
-		for _, k := range []string{processor.AttrReason, processor.AttrLastError, processor.AttrAttempts, processor.AttrFailedAt,
+		for _, k := range []string{envelope.AttrReason, envelope.AttrLastError, envelope.AttrAttempts, envelope.AttrFailedAt,
 			envelope.AttrSource, envelope.AttrType, envelope.AttrKey} {
 			if a[k] == "" {
 				t.Fatalf("run %d: attribute %s dropped; kept %v", run, k, a)
@@ -517,12 +517,12 @@ func TestUndecodableIsDeadLetteredWithoutTouchingTheStore(t *testing.T) {
 				t.Fatalf("dead letters %+v, want the body unchanged", dl)
 			}
 			a := dl[0].Attributes
-			if a[processor.AttrReason] != processor.ReasonUndecodable {
-				t.Fatalf("reason %q, want %q", a[processor.AttrReason], processor.ReasonUndecodable)
+			if a[envelope.AttrReason] != envelope.ReasonUndecodable {
+				t.Fatalf("reason %q, want %q", a[envelope.AttrReason], envelope.ReasonUndecodable)
 			}
-			contains(t, "lastError", a[processor.AttrLastError], tc.errText)
-			if _, ok := a[processor.AttrAttempts]; ok {
-				t.Fatalf("attempts attribute %q on a record never attempted", a[processor.AttrAttempts])
+			contains(t, "lastError", a[envelope.AttrLastError], tc.errText)
+			if _, ok := a[envelope.AttrAttempts]; ok {
+				t.Fatalf("attempts attribute %q on a record never attempted", a[envelope.AttrAttempts])
 			}
 			for k, v := range tc.attrs {
 				if a[k] != v {
@@ -562,14 +562,14 @@ func TestAttemptsExhaustedIsDeadLettered(t *testing.T) {
 		t.Fatal("third attempt reported failed, want dead-lettered")
 	}
 	r := h.result("m1")
-	if r.Outcome != processor.DeadLettered || r.Reason != processor.ReasonExhausted || r.Attempts != 3 {
+	if r.Outcome != processor.DeadLettered || r.Reason != envelope.ReasonExhausted || r.Attempts != 3 {
 		t.Fatalf("result %+v, want dead-lettered, exhausted after 3 attempts", r)
 	}
 	dl := h.deadLetters()
-	if len(dl) != 1 || dl[0].Attributes[processor.AttrReason] != processor.ReasonExhausted || dl[0].Attributes[processor.AttrAttempts] != "3" {
+	if len(dl) != 1 || dl[0].Attributes[envelope.AttrReason] != envelope.ReasonExhausted || dl[0].Attributes[envelope.AttrAttempts] != "3" {
 		t.Fatalf("dead letters %+v, want one, exhausted after 3 attempts", dl)
 	}
-	contains(t, "lastError", dl[0].Attributes[processor.AttrLastError], errTransient.Error())
+	contains(t, "lastError", dl[0].Attributes[envelope.AttrLastError], errTransient.Error())
 	if calls, _ := fx.count(); calls != 3 {
 		t.Fatalf("handler calls %d, want 3", calls)
 	}
@@ -587,10 +587,10 @@ func TestFailedDeadLetterSendIsNotAcknowledged(t *testing.T) {
 	}{
 		{"permanent", func(t *testing.T) queue.Received {
 			return delivery(t, "m1", event("stripe", "evt_p", "charge.succeeded"), 1)
-		}, processor.ReasonPermanent},
+		}, envelope.ReasonPermanent},
 		{"undecodable", func(t *testing.T) queue.Received {
 			return raw("m1", "garbage", map[string]string{"source": "stripe"}, 1)
-		}, processor.ReasonUndecodable},
+		}, envelope.ReasonUndecodable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -617,7 +617,7 @@ func TestFailedDeadLetterSendIsNotAcknowledged(t *testing.T) {
 				t.Fatalf("second delivery not acknowledged: %+v", h.result("m1"))
 			}
 			dl := h.deadLetters()
-			if len(dl) != 1 || dl[0].Body != m.Body || dl[0].Attributes[processor.AttrReason] != tc.reason {
+			if len(dl) != 1 || dl[0].Body != m.Body || dl[0].Attributes[envelope.AttrReason] != tc.reason {
 				t.Fatalf("dead letters %+v, want the message with reason %s", dl, tc.reason)
 			}
 		})
@@ -679,10 +679,10 @@ func TestPermanentStoreErrorIsDeadLettered(t *testing.T) {
 		t.Fatal("a record the store can never take was reported failed")
 	}
 	dl := h.deadLetters()
-	if len(dl) != 1 || dl[0].Attributes[processor.AttrReason] != processor.ReasonPermanent {
+	if len(dl) != 1 || dl[0].Attributes[envelope.AttrReason] != envelope.ReasonPermanent {
 		t.Fatalf("dead letters %+v, want one with reason permanent", dl)
 	}
-	contains(t, "lastError", dl[0].Attributes[processor.AttrLastError], "key too large")
+	contains(t, "lastError", dl[0].Attributes[envelope.AttrLastError], "key too large")
 	if calls, _ := fx.count(); calls != 0 {
 		t.Fatal("handler ran without a claim")
 	}
@@ -813,10 +813,10 @@ func TestHandlerThatAlwaysPanicsIsDeadLetteredWhenExhausted(t *testing.T) {
 		t.Fatal("a record that panics on every attempt was not dead-lettered after MaxAttempts")
 	}
 	dl := h.deadLetters()
-	if len(dl) != 1 || dl[0].Attributes[processor.AttrReason] != processor.ReasonExhausted || dl[0].Attributes[processor.AttrAttempts] != "2" {
+	if len(dl) != 1 || dl[0].Attributes[envelope.AttrReason] != envelope.ReasonExhausted || dl[0].Attributes[envelope.AttrAttempts] != "2" {
 		t.Fatalf("dead letters %+v, want one, exhausted after 2 attempts", dl)
 	}
-	contains(t, "lastError", dl[0].Attributes[processor.AttrLastError], "handler panicked: index out of range")
+	contains(t, "lastError", dl[0].Attributes[envelope.AttrLastError], "handler panicked: index out of range")
 }
 
 func TestPayloadMismatchIsProcessedByKeyAndReported(t *testing.T) {

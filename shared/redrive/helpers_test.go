@@ -12,7 +12,6 @@ import (
 
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
-	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/queue/queuetest"
 	"github.com/tenaz/tenaz/shared/redrive"
@@ -112,10 +111,10 @@ func (h *harness) deadLetter(t *testing.T, e *envelope.Envelope, extra map[strin
 		t.Fatal(err)
 	}
 	attrs := e.Attributes()
-	attrs[processor.AttrReason] = processor.ReasonExhausted
-	attrs[processor.AttrLastError] = "forward: POST https://orders.internal/hooks: 503 Service Unavailable"
-	attrs[processor.AttrAttempts] = "8"
-	attrs[processor.AttrFailedAt] = h.clock.Now().UTC().Format(time.RFC3339)
+	attrs[envelope.AttrReason] = envelope.ReasonExhausted
+	attrs[envelope.AttrLastError] = "forward: POST https://orders.internal/hooks: 503 Service Unavailable"
+	attrs[envelope.AttrAttempts] = "8"
+	attrs[envelope.AttrFailedAt] = h.clock.Now().UTC().Format(time.RFC3339)
 	maps.Copy(attrs, extra)
 	for k, v := range extra {
 		if v == "" {

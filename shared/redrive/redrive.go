@@ -18,7 +18,6 @@ import (
 
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
-	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 )
 
@@ -30,10 +29,10 @@ const AttrRedriveCount = "redriveCount"
 // deadLetterAttrs are the attributes the processor adds when it dead-letters a
 // message; a replayed message goes back without them.
 var deadLetterAttrs = map[string]bool{
-	processor.AttrReason:    true,
-	processor.AttrLastError: true,
-	processor.AttrAttempts:  true,
-	processor.AttrFailedAt:  true,
+	envelope.AttrReason:    true,
+	envelope.AttrLastError: true,
+	envelope.AttrAttempts:  true,
+	envelope.AttrFailedAt:  true,
 }
 
 // DeadLetters is the part of the dead-letter queue a run uses (queue.SQS and
@@ -323,7 +322,7 @@ func (x *run) batch(ctx context.Context, msgs []queue.Received) error {
 	for _, m := range msgs {
 		x.seen[m.ID] = true
 		c.Seen++
-		reason, lastErr := m.Attributes[processor.AttrReason], m.Attributes[processor.AttrLastError]
+		reason, lastErr := m.Attributes[envelope.AttrReason], m.Attributes[envelope.AttrLastError]
 		env, err := envelope.Decode([]byte(m.Body))
 		if err != nil {
 			x.rep.observe(m.Attributes[envelope.AttrSource], m.Attributes[envelope.AttrType], reason, lastErr)

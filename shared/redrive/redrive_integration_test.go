@@ -26,7 +26,6 @@ import (
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
 	"github.com/tenaz/tenaz/shared/internal/awstest"
-	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/redrive"
 )
@@ -110,10 +109,10 @@ func fill(t *testing.T, q *queue.SQS, es []*envelope.Envelope) {
 				t.Fatal(err)
 			}
 			attrs := e.Attributes()
-			attrs[processor.AttrReason] = processor.ReasonExhausted
-			attrs[processor.AttrLastError] = "forward: 503 Service Unavailable"
-			attrs[processor.AttrAttempts] = "8"
-			attrs[processor.AttrFailedAt] = "2026-05-01T12:00:00Z"
+			attrs[envelope.AttrReason] = envelope.ReasonExhausted
+			attrs[envelope.AttrLastError] = "forward: 503 Service Unavailable"
+			attrs[envelope.AttrAttempts] = "8"
+			attrs[envelope.AttrFailedAt] = "2026-05-01T12:00:00Z"
 			ms = append(ms, queue.Message{Body: string(body), Attributes: attrs})
 		}
 		res, err := q.SendBatch(ctx, ms)
@@ -234,7 +233,7 @@ func TestIntegrationRedrive1000(t *testing.T) {
 			t.Fatalf("message %s (%s): unknown, a repeat, or its body changed", m.ID, key)
 		}
 		delete(want, key)
-		if m.Attributes[redrive.AttrRedriveCount] != "1" || m.Attributes[processor.AttrReason] != "" || m.Attributes[processor.AttrLastError] != "" {
+		if m.Attributes[redrive.AttrRedriveCount] != "1" || m.Attributes[envelope.AttrReason] != "" || m.Attributes[envelope.AttrLastError] != "" {
 			t.Fatalf("message %s attributes %v", m.ID, m.Attributes)
 		}
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
-	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/redrive"
 )
@@ -191,9 +190,9 @@ func TestDryRunChangesNothing(t *testing.T) {
 		h.deadLetter(t, e, nil)
 	}
 	h.deadLetter(t, event("stripe", "evt_over", "payment_intent.succeeded", 5), map[string]string{
-		redrive.AttrRedriveCount: "3", processor.AttrReason: processor.ReasonPermanent, processor.AttrLastError: "400 Bad Request",
+		redrive.AttrRedriveCount: "3", envelope.AttrReason: envelope.ReasonPermanent, envelope.AttrLastError: "400 Bad Request",
 	})
-	h.sendRaw(t, h.dlq, "not an envelope", map[string]string{envelope.AttrSource: "github", processor.AttrReason: processor.ReasonUndecodable})
+	h.sendRaw(t, h.dlq, "not an envelope", map[string]string{envelope.AttrSource: "github", envelope.AttrReason: envelope.ReasonUndecodable})
 	// An exhausted record for one of them: a dry run must not reset it.
 	exhaust(t, h, "stripe:evt_1", 8)
 	before := contents(h.dlq)
@@ -284,7 +283,7 @@ func TestUndecodableStay(t *testing.T) {
 	h := newHarness(t)
 	bodies := []string{"not json", `{"v":2,"source":"stripe","id":"evt_x","type":"a"}`, `{"v":1,"source":"stripe","type":"a"}`, `{"v":1,"source":"stripe","id":"x","type":"a","body":"%%","bodyEncoding":"base64"}`}
 	for _, b := range bodies {
-		h.sendRaw(t, h.dlq, b, map[string]string{processor.AttrReason: processor.ReasonUndecodable})
+		h.sendRaw(t, h.dlq, b, map[string]string{envelope.AttrReason: envelope.ReasonUndecodable})
 	}
 	h.deadLetter(t, event("stripe", "evt_ok", "invoice.paid", 0), nil)
 	before := contents(h.dlq)
@@ -398,7 +397,7 @@ func TestWideMessageTrimmed(t *testing.T) {
 	h := newHarness(t)
 	// A message the queue's maxReceiveCount moved carries no dead-letter attributes;
 	// with seven of its own it has ten, and redriveCount would make eleven.
-	extra := map[string]string{processor.AttrReason: "", processor.AttrLastError: "", processor.AttrAttempts: "", processor.AttrFailedAt: ""}
+	extra := map[string]string{envelope.AttrReason: "", envelope.AttrLastError: "", envelope.AttrAttempts: "", envelope.AttrFailedAt: ""}
 	for i := range 7 {
 		extra["x"+strconv.Itoa(i)] = "v"
 	}
@@ -836,7 +835,7 @@ func TestErrorBreakdownIsBounded(t *testing.T) {
 	const n = redrive.MaxErrorKeys + 20
 	for i := range n {
 		h.deadLetter(t, event("stripe", fmt.Sprintf("evt_%03d", i), "invoice.paid", i), map[string]string{
-			processor.AttrLastError: fmt.Sprintf("error number %d %s", i, strings.Repeat("é", 300)),
+			envelope.AttrLastError: fmt.Sprintf("error number %d %s", i, strings.Repeat("é", 300)),
 		})
 	}
 	rep := run(t, h.redriver(nil), redrive.Request{DryRun: true})
@@ -961,8 +960,8 @@ func (r refailing) SendBatch(ctx context.Context, ms []queue.Message) ([]queue.B
 			continue
 		}
 		attrs := maps.Clone(m.Attributes)
-		attrs[processor.AttrReason] = processor.ReasonPermanent
-		attrs[processor.AttrLastError] = "forward: HTTP 422 Unprocessable Entity"
+		attrs[envelope.AttrReason] = envelope.ReasonPermanent
+		attrs[envelope.AttrLastError] = "forward: HTTP 422 Unprocessable Entity"
 		if _, err := r.h.dlq.Send(ctx, queue.Message{Body: m.Body, Attributes: attrs}); err != nil {
 			return nil, err
 		}

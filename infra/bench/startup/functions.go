@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/tenaz/tenaz/shared/config"
-	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/redrive"
 )
 
@@ -72,34 +71,34 @@ func functions(root string) ([]function, error) {
 		},
 		"processor": func(ep string) map[string]string {
 			return map[string]string{
-				config.EnvQueueURL:            queueURL(ep, "tenaz-webhooks"),
-				processor.EnvDLQURL:           queueURL(ep, "tenaz-webhooks-dlq"),
-				processor.EnvIdempotencyTable: "tenaz-idempotency",
-				processor.EnvRoutes:           routesJSON(ep),
-				processor.EnvMaxAttempts:      "8",
-				processor.EnvRetryBase:        "5",
-				processor.EnvRetryMax:         "900",
-				processor.EnvBreakerTable:     "tenaz-breakers",
-				processor.EnvBreakerFailures:  "5",
-				processor.EnvBreakerWindow:    "30",
-				processor.EnvBreakerOpen:      "60",
-				processor.EnvBreakerCache:     "1000",
-				processor.EnvDeferMax:         "900",
-				config.EnvLogLevel:            "info",
+				config.EnvQueueURL:         queueURL(ep, "tenaz-webhooks"),
+				config.EnvDLQURL:           queueURL(ep, "tenaz-webhooks-dlq"),
+				config.EnvIdempotencyTable: "tenaz-idempotency",
+				config.EnvRoutes:           routesJSON(ep),
+				config.EnvMaxAttempts:      "8",
+				config.EnvRetryBase:        "5",
+				config.EnvRetryMax:         "900",
+				config.EnvBreakerTable:     "tenaz-breakers",
+				config.EnvBreakerFailures:  "5",
+				config.EnvBreakerWindow:    "30",
+				config.EnvBreakerOpen:      "60",
+				config.EnvBreakerCache:     "1000",
+				config.EnvDeferMax:         "900",
+				config.EnvLogLevel:         "info",
 			}
 		},
 		"redrive": func(ep string) map[string]string {
 			return map[string]string{
-				config.EnvQueueURL:            queueURL(ep, "tenaz-webhooks"),
-				processor.EnvDLQURL:           queueURL(ep, "tenaz-webhooks-dlq"),
-				processor.EnvIdempotencyTable: "tenaz-idempotency",
-				redrive.EnvLimit:              "3",
-				processor.EnvBreakerTable:     "tenaz-breakers",
-				processor.EnvRoutes:           routesJSON(ep),
-				processor.EnvBreakerFailures:  "5",
-				processor.EnvBreakerWindow:    "30",
-				processor.EnvBreakerOpen:      "60",
-				config.EnvLogLevel:            "info",
+				config.EnvQueueURL:         queueURL(ep, "tenaz-webhooks"),
+				config.EnvDLQURL:           queueURL(ep, "tenaz-webhooks-dlq"),
+				config.EnvIdempotencyTable: "tenaz-idempotency",
+				redrive.EnvLimit:           "3",
+				config.EnvBreakerTable:     "tenaz-breakers",
+				config.EnvRoutes:           routesJSON(ep),
+				config.EnvBreakerFailures:  "5",
+				config.EnvBreakerWindow:    "30",
+				config.EnvBreakerOpen:      "60",
+				config.EnvLogLevel:         "info",
 			}
 		},
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/config/sources"
-	"github.com/tenaz/tenaz/shared/processor"
+	"github.com/tenaz/tenaz/shared/forward"
 	"github.com/tenaz/tenaz/shared/redrive"
 	"github.com/tenaz/tenaz/shared/route"
 )
@@ -378,11 +378,13 @@ func TestSettingsLoad(t *testing.T) {
 				t.Error("ingest would read its sources from Secrets Manager")
 			}
 		case "processor", "redrive":
-			cfg, err := processor.LoadConfig(getenv)
+			cfg, err := config.LoadProcessor(getenv)
 			if err != nil {
 				t.Fatalf("%s: %v", fn.name, err)
 			}
-			if _, err := cfg.Registry(nil, nil); err != nil || len(cfg.Routes) == 0 {
+			if _, err := route.Build(cfg.Routes, map[string]func(route.Config) (route.Handler, error){
+				"forward": func(rc route.Config) (route.Handler, error) { return forward.FromConfig(rc, nil), nil },
+			}); err != nil || len(cfg.Routes) == 0 {
 				t.Errorf("%s routes: %d, %v", fn.name, len(cfg.Routes), err)
 			}
 			for _, r := range cfg.Routes {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tenaz/tenaz/shared/breaker"
 	breakerstore "github.com/tenaz/tenaz/shared/breaker/dynamostore"
+	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/internal/billing"
@@ -50,7 +51,7 @@ func TestBillableRequestsPerWebhook(t *testing.T) {
 
 	// A breaker threshold above the failures this scenario makes: it prices retries
 	// alone (breaker-open prices deferrals).
-	b := newPipeline(t, map[string]string{processor.EnvBreakerFailures: strconv.Itoa(10 * burst)})
+	b := newPipeline(t, map[string]string{config.EnvBreakerFailures: strconv.Itoa(10 * burst)})
 	transient := transientRetry(t, b, newIDs(burst))
 
 	c := newPipeline(t, nil)
@@ -214,7 +215,7 @@ func transientRetry(t *testing.T, p *pipeline, ids []string) billing.Scenario {
 func breakerOpen(t *testing.T, p *pipeline, ids []string) billing.Scenario {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := processor.LoadConfig(func(k string) string { return p.env[k] })
+	cfg, err := config.LoadProcessor(func(k string) string { return p.env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func permanent(t *testing.T, p *pipeline, ids []string) billing.Scenario {
 		p.post(id)
 	}
 	p.pollUntil("every webhook dead-lettered", func() bool {
-		return p.outcome(string(processor.DeadLettered)+"/"+processor.ReasonPermanent) >= len(ids)
+		return p.outcome(string(processor.DeadLettered)+"/"+envelope.ReasonPermanent) >= len(ids)
 	})
 	u := p.usage(t)
 	n := len(ids)
@@ -303,10 +304,10 @@ func permanent(t *testing.T, p *pipeline, ids []string) billing.Scenario {
 			t.Errorf("dead letter %s: event %s, not one of this scenario's (or seen twice)", m.ID, env.ID)
 		}
 		delete(want, env.ID)
-		if r := m.Attributes[processor.AttrReason]; r != processor.ReasonPermanent {
-			t.Errorf("dead letter %s: reason %q, want %q", env.ID, r, processor.ReasonPermanent)
+		if r := m.Attributes[envelope.AttrReason]; r != envelope.ReasonPermanent {
+			t.Errorf("dead letter %s: reason %q, want %q", env.ID, r, envelope.ReasonPermanent)
 		}
-		if e := m.Attributes[processor.AttrLastError]; !strings.Contains(e, "400") {
+		if e := m.Attributes[envelope.AttrLastError]; !strings.Contains(e, "400") {
 			t.Errorf("dead letter %s: lastError %q does not give the destination's answer", env.ID, e)
 		}
 	}

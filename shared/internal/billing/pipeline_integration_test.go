@@ -158,16 +158,16 @@ func newPipeline(t *testing.T, env map[string]string) *pipeline {
 	routes, _ := json.Marshal([]route.Config{{Source: source, Types: []string{"payment_intent.*"}, URL: p.dest.srv.URL + "/hooks/stripe", TimeoutSeconds: 5}})
 	p.dependency = strings.TrimPrefix(p.dest.srv.URL, "http://")
 	p.env = map[string]string{
-		config.EnvQueueURL:            p.mainURL,
-		config.EnvSources:             string(samples.SourcesJSON(t)),
-		config.EnvLogLevel:            "info", // the template's default
-		processor.EnvDLQURL:           p.dlqURL,
-		processor.EnvIdempotencyTable: p.idemTable,
-		processor.EnvBreakerTable:     p.breakerTable,
-		processor.EnvRoutes:           string(routes),
+		config.EnvQueueURL:         p.mainURL,
+		config.EnvSources:          string(samples.SourcesJSON(t)),
+		config.EnvLogLevel:         "info", // the template's default
+		config.EnvDLQURL:           p.dlqURL,
+		config.EnvIdempotencyTable: p.idemTable,
+		config.EnvBreakerTable:     p.breakerTable,
+		config.EnvRoutes:           string(routes),
 		// A retried record is visible again after 1 s instead of up to 5 s.
-		processor.EnvRetryBase: "1",
-		processor.EnvRetryMax:  "1",
+		config.EnvRetryBase: "1",
+		config.EnvRetryMax:  "1",
 	}
 	for k, v := range env {
 		p.env[k] = v
@@ -206,11 +206,13 @@ func (p *pipeline) wire(ctx context.Context) {
 		Log: telemetry.NewLogger(&p.logs, level).With("fn", "ingest")})
 
 	// functions/processor
-	pcfg, err := processor.LoadConfig(getenv)
+	pcfg, err := config.LoadProcessor(getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	registry, err := pcfg.Registry(nil, nil)
+	registry, err := route.Build(pcfg.Routes, map[string]func(route.Config) (route.Handler, error){
+		"forward": func(rc route.Config) (route.Handler, error) { return forward.FromConfig(rc, nil), nil },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +225,8 @@ func (p *pipeline) wire(ctx context.Context) {
 		Router:     registry,
 		Visibility: queue.NewSQS(sqsClient, p.mainURL),
 		DeadLetter: queue.NewSQS(sqsClient, p.dlqURL),
-		Settings:   pcfg.Settings,
+		Settings: processor.Settings{MaxAttempts: pcfg.MaxAttempts, RetryBase: pcfg.RetryBase, RetryMax: pcfg.RetryMax,
+			Concurrency: pcfg.Concurrency, DeadlineMargin: pcfg.DeadlineMargin, DeferMax: pcfg.DeferMax, RefundMaxReceives: pcfg.RefundMaxReceives},
 		Log:        plog,
 		Metrics:    &p.logs,
 		Breakers:   breaker.New(breakerstore.New(p.breakerTable, breakerDDB, breakerstore.Options{}), set),

@@ -21,6 +21,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	breakerstore "github.com/tenaz/tenaz/shared/breaker/dynamostore"
+	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/esm"
 	"github.com/tenaz/tenaz/shared/idempotency"
@@ -52,12 +53,12 @@ func breakerPipeline(t *testing.T, dest *destination, cacheMs int) *pipeline {
 		maxReceiveCount: breakerReceives,
 		breakers:        true,
 		env: []string{
-			processor.EnvBreakerFailures + "=" + strconv.Itoa(breakerFailures),
-			processor.EnvBreakerWindow + "=30",
-			processor.EnvBreakerOpen + "=" + strconv.Itoa(int(breakerOpen/time.Second)),
-			processor.EnvBreakerCache + "=" + strconv.Itoa(cacheMs),
-			processor.EnvDeferMax + "=" + strconv.Itoa(int(breakerDeferMax/time.Second)),
-			processor.EnvConcurrency + "=1",
+			config.EnvBreakerFailures + "=" + strconv.Itoa(breakerFailures),
+			config.EnvBreakerWindow + "=30",
+			config.EnvBreakerOpen + "=" + strconv.Itoa(int(breakerOpen/time.Second)),
+			config.EnvBreakerCache + "=" + strconv.Itoa(cacheMs),
+			config.EnvDeferMax + "=" + strconv.Itoa(int(breakerDeferMax/time.Second)),
+			config.EnvConcurrency + "=1",
 		},
 	})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	breakerstore "github.com/tenaz/tenaz/shared/breaker/dynamostore"
+	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/esm"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
@@ -130,12 +131,12 @@ func newPipelineWith(t *testing.T, routes []route.Config, o pipelineOptions) *pi
 		store: dynamostore.New(table, ddb, dynamostore.Options{}),
 		procEnv: append(awsEnv(t),
 			"TENAZ_QUEUE_URL="+main.URL(),
-			processor.EnvDLQURL+"="+dlqURL,
-			processor.EnvIdempotencyTable+"="+table,
-			processor.EnvRoutes+"="+string(rj),
-			processor.EnvRetryBase+"=1",
-			processor.EnvRetryMax+"=1",
-			processor.EnvDeadlineMargin+"="+fmt.Sprint(deadlineMargin.Milliseconds()),
+			config.EnvDLQURL+"="+dlqURL,
+			config.EnvIdempotencyTable+"="+table,
+			config.EnvRoutes+"="+string(rj),
+			config.EnvRetryBase+"=1",
+			config.EnvRetryMax+"=1",
+			config.EnvDeadlineMargin+"="+fmt.Sprint(deadlineMargin.Milliseconds()),
 		),
 	}
 	if o.breakers {
@@ -143,7 +144,7 @@ func newPipelineWith(t *testing.T, routes []route.Config, o pipelineOptions) *pi
 		if err := breakerstore.CreateTable(ctx, ddb, p.breakerTable, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		p.procEnv = append(p.procEnv, processor.EnvBreakerTable+"="+p.breakerTable)
+		p.procEnv = append(p.procEnv, config.EnvBreakerTable+"="+p.breakerTable)
 	}
 	// exec keeps the last value of a repeated variable: o.env wins.
 	p.procEnv = append(p.procEnv, o.env...)

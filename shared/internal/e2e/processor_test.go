@@ -176,14 +176,14 @@ func TestE2EProcessorPermanentFailureDeadLetters(t *testing.T) {
 		t.Fatalf("dead-lettered body is not the queued envelope of %s: %v", key, err)
 	}
 	a := dead[0].Attributes
-	if a[processor.AttrReason] != processor.ReasonPermanent || a[processor.AttrAttempts] != "1" || a[envelope.AttrKey] != key {
-		t.Errorf("dead-letter attributes %v, want %s=%s, %s=1, %s=%s", a, processor.AttrReason, processor.ReasonPermanent, processor.AttrAttempts, envelope.AttrKey, key)
+	if a[envelope.AttrReason] != envelope.ReasonPermanent || a[envelope.AttrAttempts] != "1" || a[envelope.AttrKey] != key {
+		t.Errorf("dead-letter attributes %v, want %s=%s, %s=1, %s=%s", a, envelope.AttrReason, envelope.ReasonPermanent, envelope.AttrAttempts, envelope.AttrKey, key)
 	}
-	if !strings.Contains(a[processor.AttrLastError], "HTTP 400") {
-		t.Errorf("%s = %q, want the destination's answer (HTTP 400)", processor.AttrLastError, a[processor.AttrLastError])
+	if !strings.Contains(a[envelope.AttrLastError], "HTTP 400") {
+		t.Errorf("%s = %q, want the destination's answer (HTTP 400)", envelope.AttrLastError, a[envelope.AttrLastError])
 	}
-	if _, err := time.Parse(time.RFC3339, a[processor.AttrFailedAt]); err != nil {
-		t.Errorf("%s: %v", processor.AttrFailedAt, err)
+	if _, err := time.Parse(time.RFC3339, a[envelope.AttrFailedAt]); err != nil {
+		t.Errorf("%s: %v", envelope.AttrFailedAt, err)
 	}
 
 	if got := dest.received(key); len(got) != 1 || dest.raw() != 1 || dest.effectsOf(key) != 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/esm"
 	"github.com/tenaz/tenaz/shared/idempotency"
@@ -34,8 +35,8 @@ import (
 // env added after those settings (so a setting in env replaces one of them).
 func (p *pipeline) startRedriveWith(env ...string) *lambdatest.Function {
 	p.t.Helper()
-	all := append(awsEnv(p.t), "TENAZ_QUEUE_URL="+p.main.URL(), processor.EnvDLQURL+"="+p.dlq.URL(),
-		processor.EnvIdempotencyTable+"="+p.store.Table())
+	all := append(awsEnv(p.t), "TENAZ_QUEUE_URL="+p.main.URL(), config.EnvDLQURL+"="+p.dlq.URL(),
+		config.EnvIdempotencyTable+"="+p.store.Table())
 	return lambdatest.Start(p.t, "redrive", lambdatest.Build(p.t, "./functions/redrive"), 30*time.Second, append(all, env...)...)
 }
 
@@ -160,11 +161,11 @@ func stringAttrs(m events.SQSMessage) map[string]string {
 func wantDeadLetter(t *testing.T, m queue.Received, key, reason, attempts, status, redriveCount string) {
 	t.Helper()
 	a := m.Attributes
-	if a[envelope.AttrKey] != key || a[processor.AttrReason] != reason || a[processor.AttrAttempts] != attempts ||
-		!strings.Contains(a[processor.AttrLastError], "HTTP "+status) || a[redrive.AttrRedriveCount] != redriveCount {
+	if a[envelope.AttrKey] != key || a[envelope.AttrReason] != reason || a[envelope.AttrAttempts] != attempts ||
+		!strings.Contains(a[envelope.AttrLastError], "HTTP "+status) || a[redrive.AttrRedriveCount] != redriveCount {
 		t.Fatalf("dead letter %s: attributes %v, want %s=%s, %s=%s, %s=%s, %s naming HTTP %s, %s=%q", m.ID, a,
-			envelope.AttrKey, key, processor.AttrReason, reason, processor.AttrAttempts, attempts,
-			processor.AttrLastError, status, redrive.AttrRedriveCount, redriveCount)
+			envelope.AttrKey, key, envelope.AttrReason, reason, envelope.AttrAttempts, attempts,
+			envelope.AttrLastError, status, redrive.AttrRedriveCount, redriveCount)
 	}
 }
 
@@ -202,10 +203,10 @@ func TestE2ERedriveConsoleRedriveAfterFix(t *testing.T) {
 
 	fixed.Store(true)
 	dead, id := consoleRedrive(t, p)
-	wantDeadLetter(t, dead, key, processor.ReasonPermanent, "1", "400", "")
+	wantDeadLetter(t, dead, key, envelope.ReasonPermanent, "1", "400", "")
 	p.settled(poller, 2)
 
-	if got := seen.message(t, id); got.Body != dead.Body || stringAttrs(got)[processor.AttrReason] != processor.ReasonPermanent {
+	if got := seen.message(t, id); got.Body != dead.Body || stringAttrs(got)[envelope.AttrReason] != envelope.ReasonPermanent {
 		t.Fatalf("console-redriven message %s: body changed or dead-letter attributes lost: %v", id, stringAttrs(got))
 	}
 	if slices.Contains(first, id) {
@@ -235,21 +236,21 @@ func TestE2ERedriveExhaustedEventGetsFreshBudget(t *testing.T) {
 	key := s.Source + ":" + s.ID
 	dest := newDestination(t, failFirst(4, http.StatusInternalServerError))
 	p := newPipelineWith(t, []route.Config{{Source: s.Source, URL: dest.url}},
-		pipelineOptions{env: []string{processor.EnvMaxAttempts + "=2"}})
+		pipelineOptions{env: []string{config.EnvMaxAttempts + "=2"}})
 	p.send(s)
 	fn := p.startProcessor("processor")
 	seen := &handedOver{}
 	poller := p.poll(seen.wrap(invokeFn(fn)), 0)
 	p.settled(poller, 1)
 	exhausted := deadLetters(t, p, 1)[0]
-	wantDeadLetter(t, exhausted, key, processor.ReasonExhausted, "2", "500", "")
+	wantDeadLetter(t, exhausted, key, envelope.ReasonExhausted, "2", "500", "")
 	wantRecord(t, p, key, idempotency.StatusRetryable, 2)
 
 	// The console moves it as it is: the record keeps its attempts.
 	_, consoleID := consoleRedrive(t, p)
 	p.settled(poller, 2)
 	again := deadLetters(t, p, 1)[0]
-	wantDeadLetter(t, again, key, processor.ReasonExhausted, "3", "500", "")
+	wantDeadLetter(t, again, key, envelope.ReasonExhausted, "3", "500", "")
 	wantRecord(t, p, key, idempotency.StatusRetryable, 3)
 	if got := dest.received(key); !slices.Equal(attempts(got), []string{"1", "2", "3"}) {
 		t.Fatalf("after the console redrive the destination saw attempts %v, want 1, 2 and one more (3)", attempts(got))
@@ -259,7 +260,7 @@ func TestE2ERedriveExhaustedEventGetsFreshBudget(t *testing.T) {
 	rep := replay(t, redriveFn, `{"dryRun": true}`)
 	exhaustedKeys := 0
 	for k, n := range rep.ByError {
-		if strings.HasPrefix(k, processor.ReasonExhausted+": ") && strings.Contains(k, "HTTP 500") {
+		if strings.HasPrefix(k, envelope.ReasonExhausted+": ") && strings.Contains(k, "HTTP 500") {
 			exhaustedKeys += n
 		}
 	}
@@ -299,7 +300,7 @@ func TestE2ERedriveExhaustedEventGetsFreshBudget(t *testing.T) {
 	if replayed.Body != again.Body || attrs[redrive.AttrRedriveCount] != "1" || attrs[envelope.AttrKey] != key {
 		t.Errorf("replayed message: body unchanged %v, attributes %v; want redriveCount=1 and the envelope's key", replayed.Body == again.Body, attrs)
 	}
-	for _, a := range []string{processor.AttrReason, processor.AttrLastError, processor.AttrAttempts, processor.AttrFailedAt} {
+	for _, a := range []string{envelope.AttrReason, envelope.AttrLastError, envelope.AttrAttempts, envelope.AttrFailedAt} {
 		if v, ok := attrs[a]; ok {
 			t.Errorf("replayed message still carries the dead-letter attribute %s=%q", a, v)
 		}
@@ -328,7 +329,7 @@ func TestE2ERedriveLimitEndsTheRoundTrips(t *testing.T) {
 
 	for round, count := range []string{"", "1", "2"} {
 		dead := deadLetters(t, p, 1)[0]
-		wantDeadLetter(t, dead, key, processor.ReasonPermanent, "1", "422", count)
+		wantDeadLetter(t, dead, key, envelope.ReasonPermanent, "1", "422", count)
 		rep := replay(t, redriveFn, `{"filter": {"ids": ["`+key+`"]}}`)
 		if round < 2 {
 			if rep.Counts.Moved != 1 || rep.Counts.OverLimit != 0 {
@@ -384,7 +385,7 @@ func TestE2ERedriveReplayMeetsACopyInFlight(t *testing.T) {
 	dead := deadLetters(t, p, 1)[0]
 	attrs := map[string]string{}
 	for k, v := range dead.Attributes {
-		if k != processor.AttrReason && k != processor.AttrLastError && k != processor.AttrAttempts && k != processor.AttrFailedAt {
+		if k != envelope.AttrReason && k != envelope.AttrLastError && k != envelope.AttrAttempts && k != envelope.AttrFailedAt {
 			attrs[k] = v
 		}
 	}

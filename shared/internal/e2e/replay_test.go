@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/internal/lambdatest"
 	"github.com/tenaz/tenaz/shared/processor"
@@ -22,8 +23,8 @@ import (
 // startRedrive runs the redrive bootstrap on the pipeline's queues and table.
 func (p *pipeline) startRedrive() *lambdatest.Function {
 	p.t.Helper()
-	env := append(awsEnv(p.t), "TENAZ_QUEUE_URL="+p.main.URL(), processor.EnvDLQURL+"="+p.dlq.URL(),
-		processor.EnvIdempotencyTable+"="+p.store.Table())
+	env := append(awsEnv(p.t), "TENAZ_QUEUE_URL="+p.main.URL(), config.EnvDLQURL+"="+p.dlq.URL(),
+		config.EnvIdempotencyTable+"="+p.store.Table())
 	return lambdatest.Start(p.t, "redrive", lambdatest.Build(p.t, "./functions/redrive"), 30*time.Second, env...)
 }
 
@@ -89,7 +90,7 @@ func TestE2ERedriveReportAndReplay(t *testing.T) {
 	}
 	reasons := 0
 	for k, n := range rep.ByError {
-		if strings.HasPrefix(k, processor.ReasonPermanent+": ") && strings.Contains(k, "HTTP 400") {
+		if strings.HasPrefix(k, envelope.ReasonPermanent+": ") && strings.Contains(k, "HTTP 400") {
 			reasons += n
 		}
 	}
@@ -119,7 +120,7 @@ func TestE2ERedriveReportAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	attrs := map[string]string{envelope.AttrSource: stripe.Source, envelope.AttrType: stripe.Type, envelope.AttrKey: stripeKey,
-		processor.AttrReason: processor.ReasonPermanent}
+		envelope.AttrReason: envelope.ReasonPermanent}
 	if _, err := p.dlq.Send(ctx, queue.Message{Body: string(body), Attributes: attrs}); err != nil {
 		t.Fatal(err)
 	}
