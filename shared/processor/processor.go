@@ -403,26 +403,48 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 		return res
 	}
 
-	var ticket breaker.Ticket
 	guarded := p.o.Breakers != nil && rt.Dependency != ""
+	var ticket breaker.Ticket
 	if guarded {
-		t, err := p.o.Breakers.Allow(ctx, rt.Dependency)
-		if retryAt, open := breaker.RetryAt(err); open {
-			res.Outcome, res.Reason = Deferred, ReasonBreakerOpen
-			res.Delay = p.deferral(retryAt, m)
-			return p.setVisibility(ctx, m, res)
+		var err error
+		if ticket, err = p.o.Breakers.Allow(ctx, rt.Dependency); err != nil {
+			return p.notAllowed(ctx, m, res, err)
 		}
-		if err != nil { // the invocation's context ended
-			res.Err = err
-			return p.retryLater(ctx, m, res, 0)
-		}
-		ticket = t
 	}
+	out, err := p.attempt(hctx, rt, env, res.Key)
+	if err != nil {
+		// The store failed or refused the event's request, or no time was left.
+		return p.failure(ctx, m, res, err, 0)
+	}
+	res.Attempts = out.Attempts
+	if out.PayloadMismatch {
+		p.o.Log.WarnContext(ctx, "payload differs from the first delivery under this key", "key", res.Key, "source", res.Source, "type", res.Type)
+		res.Reason = "payloadMismatch"
+	}
+	if guarded && p.settle(ctx, ticket, out) {
+		return p.probeFailed(ctx, m, res, rt.Dependency, out.Err)
+	}
+	return p.outcome(ctx, m, res, out)
+}
 
-	key := res.Key // the handler closes over key, not res, which stays on the stack
-	out, err := p.o.Runner.Do(hctx, key, idempotency.PayloadHash(env.Body), func(ctx context.Context, a *idempotency.Attempt) (result []byte, err error) {
-		// A panicking handler fails its attempt like an error: the claim is released,
-		// the attempt counts, and the other records of the batch are unaffected.
+// notAllowed defers a record whose destination's breaker is open, without an
+// attempt; when the breaker could not answer (the invocation's context ended), the
+// record is retried later.
+func (p *Processor) notAllowed(ctx context.Context, m *events.SQSMessage, res Result, err error) Result {
+	if retryAt, open := breaker.RetryAt(err); open {
+		res.Outcome, res.Reason = Deferred, ReasonBreakerOpen
+		res.Delay = p.deferral(retryAt, m)
+		return p.setVisibility(ctx, m, res)
+	}
+	res.Err = err
+	return p.retryLater(ctx, m, res, 0)
+}
+
+// attempt runs the route's handler at most once to completion under key. A
+// panicking handler fails its attempt like an error: the claim is released, the
+// attempt counts, and the other records of the batch are unaffected.
+func (p *Processor) attempt(hctx context.Context, rt route.Route, env *envelope.Envelope, key string) (idempotency.Outcome, error) {
+	return p.o.Runner.Do(hctx, key, idempotency.PayloadHash(env.Body), func(ctx context.Context, a *idempotency.Attempt) (result []byte, err error) {
 		defer func() {
 			if v := recover(); v != nil {
 				err = fmt.Errorf("handler panicked: %v", v)
@@ -431,65 +453,61 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 		}()
 		return rt.Handler.Handle(ctx, env, a)
 	})
-	if err != nil {
-		res.Err = err
-		if retry.IsPermanent(err) {
-			// The store rejects this event's request (e.g. a key it cannot hold): no
-			// retry helps; the dead-letter queue keeps it for a replay.
-			res.Outcome, res.Reason = DeadLettered, envelope.ReasonPermanent
-			return p.deadLetter(ctx, m, res)
+}
+
+// settle tells the breaker what an attempt said about its destination, and reports
+// whether the attempt probed a destination that is still down. Only a call that
+// reached the destination says anything about it; a permanent answer (4xx) means
+// the destination is up. A probe ticket whose record called nothing (a duplicate, or
+// an event another worker holds) is handed on now rather than after its lease.
+func (p *Processor) settle(ctx context.Context, t breaker.Ticket, out idempotency.Outcome) (probeFailed bool) {
+	if out.Kind != idempotency.Done && out.Kind != idempotency.Failed {
+		if t.Probe() {
+			if err := p.o.Breakers.Release(context.WithoutCancel(ctx), t); err != nil {
+				p.o.Log.WarnContext(ctx, "breaker probe release failed", "dependency", t.Name(), "error", err.Error())
+			}
 		}
-		// The store failed or no time was left: state unknown, try again later.
-		return p.retryLater(ctx, m, res, 0)
+		return false
 	}
-	res.Attempts = out.Attempts
-	if out.PayloadMismatch {
-		p.o.Log.WarnContext(ctx, "payload differs from the first delivery under this key", "key", res.Key, "source", res.Source, "type", res.Type)
-		res.Reason = "payloadMismatch"
+	down := out.Kind == idempotency.Failed && breaker.DefaultIsFailure(out.Err)
+	if err := p.o.Breakers.Report(context.WithoutCancel(ctx), t, !down); err != nil {
+		p.o.Log.WarnContext(ctx, "breaker report failed", "dependency", t.Name(), "error", err.Error())
 	}
-	if guarded && (out.Kind == idempotency.Done || out.Kind == idempotency.Failed) {
-		// Only a call that reached the destination says anything about it. A
-		// permanent answer (4xx) means the destination is up.
-		down := out.Kind == idempotency.Failed && breaker.DefaultIsFailure(out.Err)
-		if err := p.o.Breakers.Report(context.WithoutCancel(ctx), ticket, !down); err != nil {
-			p.o.Log.WarnContext(ctx, "breaker report failed", "dependency", rt.Dependency, "error", err.Error())
-		}
-		if down && ticket.Probe() {
-			return p.probeFailed(ctx, m, res, rt.Dependency, out.Err)
-		}
-	} else if guarded && ticket.Probe() {
-		// The probe lease went to a record that called nothing (a duplicate, or an
-		// event another worker holds): hand it on now rather than after its lease.
-		if err := p.o.Breakers.Release(context.WithoutCancel(ctx), ticket); err != nil {
-			p.o.Log.WarnContext(ctx, "breaker probe release failed", "dependency", rt.Dependency, "error", err.Error())
-		}
-	}
+	return down && t.Probe()
+}
+
+// outcome maps what the idempotency runner did to what the record gets.
+func (p *Processor) outcome(ctx context.Context, m *events.SQSMessage, res Result, out idempotency.Outcome) Result {
 	switch out.Kind {
 	case idempotency.Done:
 		res.Outcome = Processed
-		p.log(ctx, slog.LevelDebug, res)
-		return res
 	case idempotency.Duplicate:
 		res.Outcome = Duplicate
-		p.log(ctx, slog.LevelDebug, res)
-		return res
 	case idempotency.InFlight:
 		res.Outcome = Deferred
 		res.Delay = out.Until.Sub(p.o.Now())
 		return p.setVisibility(ctx, m, res)
+	default: // Failed
+		after, _ := retry.RetryAfterOf(out.Err)
+		return p.failure(ctx, m, res, out.Err, after)
 	}
-	// Failed.
-	res.Err = out.Err
+	p.log(ctx, slog.LevelDebug, res)
+	return res
+}
+
+// failure dead-letters a record whose error no retry can help or whose attempts are
+// spent, and schedules any other for a retry, no sooner than after.
+func (p *Processor) failure(ctx context.Context, m *events.SQSMessage, res Result, err error, after time.Duration) Result {
+	res.Err = err
 	switch {
-	case retry.IsPermanent(out.Err):
+	case retry.IsPermanent(err):
 		res.Outcome, res.Reason = DeadLettered, envelope.ReasonPermanent
-		return p.deadLetter(ctx, m, res)
-	case out.Attempts >= p.set.MaxAttempts:
+	case res.Attempts >= p.set.MaxAttempts:
 		res.Outcome, res.Reason = DeadLettered, envelope.ReasonExhausted
-		return p.deadLetter(ctx, m, res)
+	default:
+		return p.retryLater(ctx, m, res, after)
 	}
-	after, _ := retry.RetryAfterOf(out.Err)
-	return p.retryLater(ctx, m, res, after)
+	return p.deadLetter(ctx, m, res)
 }
 
 // probeFailed defers a record whose attempt probed a destination that is still down:
