@@ -4,13 +4,16 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
+	"hash"
+	"io"
+	"maps"
 	"slices"
 )
 
 // BodyMD5 is the hex MD5 of a message body, as SQS reports it (MD5OfBody).
 func BodyMD5(body string) string {
 	sum := md5.Sum([]byte(body))
-	return hexString(sum[:])
+	return hex.EncodeToString(sum[:])
 }
 
 // AttributesMD5 is the hex MD5 SQS reports for String message attributes
@@ -21,33 +24,17 @@ func AttributesMD5(attrs map[string]string) string {
 	if len(attrs) == 0 {
 		return ""
 	}
-	var names [MaxAttributes]string
-	sorted := names[:0]
-	size := 0
-	for k, v := range attrs {
-		sorted = append(sorted, k)
-		size += 4 + len(k) + 4 + len("String") + 1 + 4 + len(v)
+	h := md5.New()
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		writeLenPrefixed(h, k)
+		writeLenPrefixed(h, "String")
+		h.Write([]byte{1})
+		writeLenPrefixed(h, attrs[k])
 	}
-	slices.Sort(sorted)
-	buf := make([]byte, 0, size)
-	for _, k := range sorted {
-		buf = appendLenPrefixed(buf, k)
-		buf = appendLenPrefixed(buf, "String")
-		buf = append(buf, 1)
-		buf = appendLenPrefixed(buf, attrs[k])
-	}
-	sum := md5.Sum(buf)
-	return hexString(sum[:])
+	return hex.EncodeToString(h.Sum(nil))
 }
 
-func appendLenPrefixed(b []byte, s string) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-	return append(b, s...)
-}
-
-// hexString is hex.EncodeToString of an MD5 sum with one allocation.
-func hexString(sum []byte) string {
-	var out [2 * md5.Size]byte
-	hex.Encode(out[:], sum)
-	return string(out[:])
+func writeLenPrefixed(h hash.Hash, s string) {
+	_ = binary.Write(h, binary.BigEndian, uint32(len(s)))
+	_, _ = io.WriteString(h, s)
 }
