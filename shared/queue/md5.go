@@ -4,8 +4,6 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
-	"hash"
-	"io"
 	"maps"
 	"slices"
 )
@@ -24,17 +22,18 @@ func AttributesMD5(attrs map[string]string) string {
 	if len(attrs) == 0 {
 		return ""
 	}
-	h := md5.New()
+	var buf []byte
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {
-		writeLenPrefixed(h, k)
-		writeLenPrefixed(h, "String")
-		h.Write([]byte{1})
-		writeLenPrefixed(h, attrs[k])
+		buf = appendLenPrefixed(buf, k)
+		buf = appendLenPrefixed(buf, "String")
+		buf = append(buf, 1)
+		buf = appendLenPrefixed(buf, attrs[k])
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := md5.Sum(buf)
+	return hex.EncodeToString(sum[:])
 }
 
-func writeLenPrefixed(h hash.Hash, s string) {
-	_ = binary.Write(h, binary.BigEndian, uint32(len(s)))
-	_, _ = io.WriteString(h, s)
+func appendLenPrefixed(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
 }
