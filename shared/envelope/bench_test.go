@@ -37,18 +37,3 @@ func BenchmarkDecodeString(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkDecodeJSON is the same decoding by encoding/json, for comparison.
-func BenchmarkDecodeJSON(b *testing.B) {
-	data, err := Encode(benchEnvelope())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := refDecode(data); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

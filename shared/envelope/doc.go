@@ -8,11 +8,14 @@
 //   - The idempotency key is Source + ":" + ID, where ID is the provider's event id
 //     (Stripe evt_…, X-GitHub-Delivery, webhook-id, …). It never depends on the SQS
 //     message id, which changes when SQS or an operator redrives a message.
-//   - The wire format is fixed: Encode writes the bytes encoding/json writes for the
-//     versioned wire object, and Decode accepts exactly what encoding/json accepts
-//     and decodes it to the same values, so messages written by any earlier version
-//     still decode. The codec is hand-written (no reflection, no copies of strings
-//     without escapes); fuzz tests hold it to encoding/json on arbitrary input.
+//   - The wire format is fixed and encoding/json reads and writes it: members in the
+//     order v, source, id, type, receivedAt (RFC 3339 in UTC, nanoseconds as needed),
+//     headers (sorted by name, left out when empty), body, bodyEncoding (only
+//     "base64"); strings escaped as encoding/json escapes them, HTML characters
+//     included. Decode accepts what encoding/json accepts for that object (member
+//     names matched without regard to case, the last of a repeated member winning,
+//     null leaving a member unset), so messages written by any earlier version still
+//     decode. Fuzz tests hold the round trip on arbitrary input.
 //   - Decode rejects what the processor could not act on (unknown version, missing
 //     source, id or type, bad body encoding) with an error wrapping ErrInvalid; such a
 //     record can never succeed on a retry.

@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -40,98 +41,85 @@ func (e *Envelope) Attributes() map[string]string {
 	return map[string]string{AttrSource: e.Source, AttrType: e.Type, AttrKey: e.Key()}
 }
 
+// wire is the JSON object on the queue. encoding/json writes its members in this
+// order, the headers sorted by name.
+type wire struct {
+	V            int               `json:"v"`
+	Source       string            `json:"source"`
+	ID           string            `json:"id"`
+	Type         string            `json:"type"`
+	ReceivedAt   time.Time         `json:"receivedAt"`
+	Headers      map[string]string `json:"headers,omitempty"`
+	Body         string            `json:"body"`
+	BodyEncoding string            `json:"bodyEncoding,omitempty"`
+}
+
 const encodingBase64 = "base64"
 
-// Encode returns the JSON form of e.
+// Encode returns the JSON form of e. It fails, retrying will not help, for an
+// envelope without source, id or type (ErrInvalid) and for a ReceivedAt outside the
+// years 0 to 9999.
 func Encode(e *Envelope) ([]byte, error) {
-	return AppendEncode(nil, e)
-}
-
-// AppendEncode appends the JSON form of e to dst and returns the extended buffer. The
-// bytes are those encoding/json writes for the versioned wire object: members in the
-// order v, source, id, type, receivedAt, headers (sorted by name, left out when
-// empty), body, bodyEncoding (only "base64"); strings escaped as encoding/json
-// escapes them, HTML characters included.
-func AppendEncode(dst []byte, e *Envelope) ([]byte, error) {
 	if err := e.validate(); err != nil {
-		return dst, err
+		return nil, err
 	}
-	dst = grow(dst, encodedLenHint(e))
-	n0 := len(dst)
-	dst = append(dst, `{"v":1,"source":`...)
-	dst = appendString(dst, e.Source)
-	dst = append(dst, `,"id":`...)
-	dst = appendString(dst, e.ID)
-	dst = append(dst, `,"type":`...)
-	dst = appendString(dst, e.Type)
-	dst = append(dst, `,"receivedAt":"`...)
-	out, err := appendTime(dst, e.ReceivedAt.UTC())
-	if err != nil {
-		return dst[:n0], fmt.Errorf("envelope receivedAt: %w", err)
+	w := wire{
+		V:          Version,
+		Source:     e.Source,
+		ID:         e.ID,
+		Type:       e.Type,
+		ReceivedAt: e.ReceivedAt.UTC(),
+		Headers:    e.Headers,
 	}
-	dst = append(out, '"')
-	if len(e.Headers) > 0 {
-		dst = append(dst, `,"headers":`...)
-		dst = appendHeaders(dst, e.Headers)
-	}
-	dst = append(dst, `,"body":`...)
 	if utf8.Valid(e.Body) {
-		dst = appendString(dst, e.Body)
-		dst = append(dst, '}')
+		w.Body = string(e.Body)
 	} else {
-		dst = append(dst, '"')
-		dst = base64.StdEncoding.AppendEncode(dst, e.Body)
-		dst = append(dst, `","bodyEncoding":"base64"}`...)
+		w.Body = base64.StdEncoding.EncodeToString(e.Body)
+		w.BodyEncoding = encodingBase64
 	}
-	return dst, nil
+	data, err := json.Marshal(&w)
+	if err != nil {
+		return nil, fmt.Errorf("encode envelope: %w", err)
+	}
+	return data, nil
 }
 
-// Decode parses and validates an envelope. Errors wrap ErrInvalid. It accepts exactly
-// what encoding/json accepts for the wire object (member names matched without
-// regard to case, the last of a repeated member winning, null leaving a member
-// unset), and decodes strings as encoding/json does.
+// Decode parses and validates an envelope. Errors wrap ErrInvalid.
 func Decode(data []byte) (*Envelope, error) {
-	return DecodeString(string(data))
-}
-
-// DecodeString is Decode for a message held as a string, such as an SQS record's body.
-// The envelope's strings may share the memory of s.
-func DecodeString(s string) (*Envelope, error) {
 	var w wire
-	if err := w.parse(s); err != nil {
+	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if w.v != Version {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrInvalid, w.v, Version)
+	if w.V != Version {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrInvalid, w.V, Version)
 	}
 	e := &Envelope{
-		Source:     w.source.text(),
-		ID:         w.id.text(),
-		Type:       w.typ.text(),
-		ReceivedAt: w.receivedAt,
-		Headers:    w.headers,
+		Source:     w.Source,
+		ID:         w.ID,
+		Type:       w.Type,
+		ReceivedAt: w.ReceivedAt,
+		Headers:    w.Headers,
 	}
-	switch w.bodyEncoding.text() {
+	switch w.BodyEncoding {
 	case "":
-		e.Body = w.body
-		if e.Body == nil {
-			e.Body = []byte{}
-		}
+		e.Body = []byte(w.Body)
 	case encodingBase64:
-		b := make([]byte, base64.StdEncoding.DecodedLen(len(w.body)))
-		n, err := base64.StdEncoding.Decode(b, w.body)
+		b, err := base64.StdEncoding.DecodeString(w.Body)
 		if err != nil {
 			return nil, fmt.Errorf("%w: body: %v", ErrInvalid, err)
 		}
-		e.Body = b[:n]
+		e.Body = b
 	default:
-		return nil, fmt.Errorf("%w: unknown bodyEncoding %q", ErrInvalid, w.bodyEncoding.text())
+		return nil, fmt.Errorf("%w: unknown bodyEncoding %q", ErrInvalid, w.BodyEncoding)
 	}
 	if err := e.validate(); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
+
+// DecodeString is Decode for a message held as a string, such as an SQS record's body.
+func DecodeString(s string) (*Envelope, error) { return Decode([]byte(s)) }
 
 func (e *Envelope) validate() error {
 	switch {

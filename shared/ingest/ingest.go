@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/tenaz/tenaz/shared/envelope"
@@ -165,10 +164,8 @@ func (s *Service) handle(ctx context.Context, req Request) Result {
 		headers["content-type"] = ct
 	}
 	env := &envelope.Envelope{Source: req.Source, ID: ev.ID, Type: ev.Type, ReceivedAt: now.UTC(), Headers: headers, Body: req.Body}
-	buf := messageBufs.Get().(*[]byte)
-	data, err := envelope.AppendEncode((*buf)[:0], env)
+	data, err := envelope.Encode(env)
 	if err != nil {
-		putMessageBuf(buf, data)
 		// Verify guarantees id and type; this is a bug, not the sender's fault.
 		res := refuse(http.StatusInternalServerError, "internal", "could not build the queue message")
 		res.ID, res.Type = ev.ID, ev.Type
@@ -176,13 +173,11 @@ func (s *Service) handle(ctx context.Context, req Request) Result {
 	}
 	attrs := env.Attributes()
 	if size := len(data) + attrBytes(attrs); size > MaxMessageBytes {
-		putMessageBuf(buf, data)
 		res := refuse(http.StatusRequestEntityTooLarge, OutcomeTooLarge, "body too large for the queue once wrapped")
 		res.ID, res.Type = ev.ID, ev.Type
 		return res
 	}
 	msg := queue.Message{Body: string(data), Attributes: attrs}
-	putMessageBuf(buf, data)
 	if _, err := s.queue.Send(ctx, msg); err != nil {
 		s.log.ErrorContext(ctx, "enqueue failed", "source", req.Source, "id", ev.ID, "error", err.Error())
 		res := refuse(http.StatusServiceUnavailable, OutcomeQueueFailed, "could not enqueue the webhook; retry later")
@@ -191,19 +186,6 @@ func (s *Service) handle(ctx context.Context, req Request) Result {
 	}
 	// The body, {"id": ...}, is written by whoever answers: see serve.
 	return Result{Status: http.StatusAccepted, Outcome: OutcomeAccepted, ID: ev.ID, Type: ev.Type}
-}
-
-// messageBufs hold queue messages while they are encoded; the queue gets a string
-// copy, so a buffer is free again once the message is built.
-var messageBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
-
-// putMessageBuf returns a buffer to the pool, unless it grew past what a typical
-// webhook needs (a 256 KiB body would otherwise stay pinned per pooled buffer).
-func putMessageBuf(buf *[]byte, data []byte) {
-	if cap(data) <= 64<<10 {
-		*buf = data[:0]
-		messageBufs.Put(buf)
-	}
 }
 
 // acceptedBody is the answer to an accepted webhook: {"id": id}, as encoding/json

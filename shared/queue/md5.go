@@ -4,13 +4,14 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
+	"maps"
 	"slices"
 )
 
 // BodyMD5 is the hex MD5 of a message body, as SQS reports it (MD5OfBody).
 func BodyMD5(body string) string {
 	sum := md5.Sum([]byte(body))
-	return hexString(sum[:])
+	return hex.EncodeToString(sum[:])
 }
 
 // AttributesMD5 is the hex MD5 SQS reports for String message attributes
@@ -21,33 +22,18 @@ func AttributesMD5(attrs map[string]string) string {
 	if len(attrs) == 0 {
 		return ""
 	}
-	var names [MaxAttributes]string
-	sorted := names[:0]
-	size := 0
-	for k, v := range attrs {
-		sorted = append(sorted, k)
-		size += 4 + len(k) + 4 + len("String") + 1 + 4 + len(v)
-	}
-	slices.Sort(sorted)
-	buf := make([]byte, 0, size)
-	for _, k := range sorted {
+	var buf []byte
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
 		buf = appendLenPrefixed(buf, k)
 		buf = appendLenPrefixed(buf, "String")
 		buf = append(buf, 1)
 		buf = appendLenPrefixed(buf, attrs[k])
 	}
 	sum := md5.Sum(buf)
-	return hexString(sum[:])
+	return hex.EncodeToString(sum[:])
 }
 
 func appendLenPrefixed(b []byte, s string) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 	return append(b, s...)
-}
-
-// hexString is hex.EncodeToString of an MD5 sum with one allocation.
-func hexString(sum []byte) string {
-	var out [2 * md5.Size]byte
-	hex.Encode(out[:], sum)
-	return string(out[:])
 }

@@ -1,12 +1,14 @@
 package queue
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"sort"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -83,7 +85,7 @@ type Memory struct {
 	byHandle map[string]*message // current receipt handle → message
 	deleted  map[string]bool     // handles of deleted messages (deleting again succeeds)
 	delLog   []deletedHandle     // deleted in order, to forget them after the retention period
-	changed  chan struct{}       // closed when a message may have become visible; nil: no receiver waits yet
+	changed  chan struct{}       // closed and replaced when a message may have become visible
 	faults   map[Op]*fault
 	stats    MemoryStats
 }
@@ -198,10 +200,8 @@ func (q *Memory) Wake() {
 
 // notify wakes long-polling receivers. Callers hold q.mu.
 func (q *Memory) notify() {
-	if q.changed != nil {
-		close(q.changed)
-		q.changed = nil // the next receiver to wait makes a new one
-	}
+	close(q.changed)
+	q.changed = make(chan struct{})
 }
 
 // Send sends one message.
@@ -412,9 +412,6 @@ func (q *Memory) receiveOnce(action string, maxMessages int, vis time.Duration) 
 	if q.ready.Len() > 0 {
 		next = q.ready[0].visibleAt
 	}
-	if q.changed == nil {
-		q.changed = make(chan struct{})
-	}
 	changed := q.changed
 	q.mu.Unlock()
 
@@ -448,10 +445,7 @@ func (m *message) received() Received {
 		MD5OfAttributes: m.md5Attrs,
 	}
 	if len(m.attrs) > 0 {
-		r.Attributes = make(map[string]string, len(m.attrs))
-		for k, v := range m.attrs {
-			r.Attributes[k] = v
-		}
+		r.Attributes = maps.Clone(m.attrs)
 	}
 	return r
 }
@@ -612,7 +606,7 @@ func (q *Memory) Peek(limit int) []Received {
 			held = append(held, m)
 		}
 	}
-	sort.Slice(held, func(i, j int) bool { return held[i].seq < held[j].seq })
+	slices.SortFunc(held, func(a, b *message) int { return cmp.Compare(a.seq, b.seq) })
 	if limit > 0 && len(held) > limit {
 		held = held[:limit]
 	}
@@ -660,14 +654,7 @@ func newID() string {
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	hex.Encode(out[9:13], b[4:6])
-	hex.Encode(out[14:18], b[6:8])
-	hex.Encode(out[19:23], b[8:10])
-	hex.Encode(out[24:36], b[10:16])
-	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
-	return string(out[:])
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // messageBytes is the size SQS counts against MaxMessageBytes.
@@ -700,15 +687,12 @@ func validContents(s string) bool {
 
 // validAttributeName applies SQS's rules: 1..256 of A-Z a-z 0-9 _ - ., no leading,
 // trailing or doubled period, no "AWS." or "Amazon." prefix.
-func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
-}
-
 func validAttributeName(k string) bool {
 	if k == "" || len(k) > 256 || k[0] == '.' || k[len(k)-1] == '.' || strings.Contains(k, "..") {
 		return false
 	}
-	if hasPrefixFold(k, "aws.") || hasPrefixFold(k, "amazon.") {
+	lower := strings.ToLower(k)
+	if strings.HasPrefix(lower, "aws.") || strings.HasPrefix(lower, "amazon.") {
 		return false
 	}
 	for _, c := range k {

@@ -122,18 +122,12 @@ func seconds(d, max time.Duration) int32 {
 
 // sendable returns the attributes SQS will accept: those with a non-empty value.
 func sendable(attrs map[string]string) map[string]string {
-	n := 0
-	for _, v := range attrs {
-		if v != "" {
-			n++
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	out := make(map[string]string, n)
+	var out map[string]string
 	for k, v := range attrs {
 		if v != "" {
+			if out == nil {
+				out = make(map[string]string, len(attrs))
+			}
 			out[k] = v
 		}
 	}

@@ -268,27 +268,16 @@ func entryIndex(id *string, n int) (int, bool) {
 // toSQSAttributes converts the sendable attributes (those with a value) to SQS
 // String attributes.
 func toSQSAttributes(attrs map[string]string) map[string]types.MessageAttributeValue {
-	n := 0
-	for _, v := range attrs {
-		if v != "" {
-			n++
-		}
-	}
-	if n == 0 {
+	attrs = sendable(attrs)
+	if attrs == nil {
 		return nil
 	}
-	out := make(map[string]types.MessageAttributeValue, n)
+	out := make(map[string]types.MessageAttributeValue, len(attrs))
 	for k, v := range attrs {
-		if v != "" {
-			out[k] = types.MessageAttributeValue{DataType: &dataTypeString, StringValue: aws.String(v)}
-		}
+		out[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 	}
 	return out
 }
-
-// dataTypeString is the DataType of every attribute the adapter sends. The SDK only
-// reads its inputs, so one value serves every message.
-var dataTypeString = "String"
 
 func fromSQS(m types.Message) Received {
 	r := Received{

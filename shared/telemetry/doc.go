@@ -7,7 +7,9 @@
 //     invocation's request id as "requestId".
 //   - Metrics are CloudWatch Embedded Metric Format lines on the writer given: one
 //     line per (source, type) and flush, however many records were counted. A line
-//     is the JSON encoding/json would write for the same members (tests hold the two
-//     to the same bytes), built by appending, without maps or reflection.
+//     is one JSON object written by encoding/json, members sorted by name: each
+//     counter and dimension under its own name (a dimension replaces a counter of
+//     the same name) and "_aws" (the timestamp in Unix milliseconds, and the counters
+//     declared by the dimensions, both lists sorted by name).
 //   - Nothing here logs bodies or secrets; callers pass only ids, types and outcomes.
 package telemetry

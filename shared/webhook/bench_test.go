@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -72,4 +73,44 @@ func BenchmarkScanObject(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkScanObjectVsJSON compares the scan with encoding/json finding the same
+// two members of a 256 KiB body.
+func BenchmarkScanObjectVsJSON(b *testing.B) {
+	body := []byte(benchBody(`{"id":"evt_1","object":"event","type":"invoice.paid"}`, 256<<10))
+	b.Run("scan", func(b *testing.B) {
+		q := jsonQuery{keys: [maxQueryKeys]string{"id", "type"}}
+		var r jsonResult
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := scanObject(body, &q, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json struct", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var v struct {
+				ID   json.RawMessage `json:"id"`
+				Type json.RawMessage `json:"type"`
+			}
+			if err := json.Unmarshal(body, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json map", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var v map[string]json.RawMessage
+			if err := json.Unmarshal(body, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

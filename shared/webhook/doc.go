@@ -26,6 +26,12 @@
 //     form-encoded and for shopify and header-only generic sources when the content
 //     type is form-encoded or XML. The slack scheme serves the Events API: its
 //     form-encoded posts (slash commands, interactivity) are refused as malformed_json.
+//   - The id and type are read by a validating scanner of this package (jsonscan.go),
+//     not encoding/json: it accepts exactly what json.Valid accepts, matches member
+//     names exactly and allocates nothing, in one pass over the body. On a body of
+//     256 KiB (ingest's default limit) it takes about 0.19 ms of CPU where
+//     encoding/json takes 1.3 to 1.45 ms, saving about 1.1 to 1.3 ms per webhook
+//     (BenchmarkScanObjectVsJSON, AMD EPYC).
 //   - standard-webhooks also accepts the same scheme under Svix's header names
 //     (svix-id, svix-timestamp, svix-signature) when webhook-signature is absent.
 //   - A Source is safe for concurrent use and verifying allocates no hash: keys are
