@@ -19,6 +19,7 @@ import (
 	"github.com/tenaz/tenaz/shared/breaker/breakertest"
 	"github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/internal/awstest"
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 	"github.com/tenaz/tenaz/shared/retry"
 )
 
@@ -90,7 +91,7 @@ func TestDynamoStoreContract(t *testing.T) {
 // counted, two for the first failure of a window.
 func TestDynamoCallsPerOperation(t *testing.T) {
 	client, table, c := newTable(t)
-	clock := breakertest.NewClock(breakertest.T0)
+	clock := testclock.New(breakertest.T0)
 	b := breaker.New(dynamostore.New(table, client, dynamostore.Options{}), breaker.Settings{Now: clock.Now})
 	ctx := context.Background()
 	want := func(what string, get, update int64) {
