@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/breaker/breakertest"
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 	"github.com/tenaz/tenaz/shared/retry"
 )
 
@@ -18,10 +19,10 @@ var ctx = context.Background()
 
 // newBreaker returns a breaker on a fresh memory store with the suite's settings, a
 // manual clock and a recorder, changed by edit.
-func newBreaker(t *testing.T, edit func(*breaker.Settings)) (*breaker.Breaker, *breaker.MemoryStore, *breakertest.Clock, *breakertest.Recorder) {
+func newBreaker(t *testing.T, edit func(*breaker.Settings)) (*breaker.Breaker, *breaker.MemoryStore, *testclock.Clock, *breakertest.Recorder) {
 	t.Helper()
 	store := breaker.NewMemoryStore()
-	clock := breakertest.NewClock(breakertest.T0)
+	clock := testclock.New(breakertest.T0)
 	rec := &breakertest.Recorder{}
 	s := breakertest.Settings
 	s.Now, s.OnTransition, s.OnStoreError = clock.Now, rec.OnTransition, rec.OnStoreError
@@ -169,7 +170,7 @@ func TestInvalidNames(t *testing.T) {
 func TestNegativeCacheTTLReadsEveryTime(t *testing.T) {
 	t.Parallel()
 	store := &breakertest.Counting{Store: breaker.NewMemoryStore()}
-	clock := breakertest.NewClock(breakertest.T0)
+	clock := testclock.New(breakertest.T0)
 	b := breaker.New(store, breaker.Settings{CacheTTL: -1, Now: clock.Now})
 	for range 10 {
 		if err := b.Do(ctx, "crm", func(context.Context) error { return nil }); err != nil {
@@ -199,7 +200,7 @@ func (s *blockingStore) Load(ctx context.Context, name string) (breaker.Record, 
 func TestOneReadAtATimePerDependency(t *testing.T) {
 	t.Parallel()
 	inner := &breakertest.Counting{Store: breaker.NewMemoryStore()}
-	clock := breakertest.NewClock(breakertest.T0)
+	clock := testclock.New(breakertest.T0)
 	bs := &blockingStore{Store: inner, entered: make(chan struct{}), release: make(chan struct{})}
 	b := breaker.New(bs, breaker.Settings{Now: clock.Now})
 	// Warm the cache through a first read, released at once.
@@ -234,7 +235,7 @@ func TestOneReadAtATimePerDependency(t *testing.T) {
 func TestColdBurstReadsOnce(t *testing.T) {
 	t.Parallel()
 	inner := &breakertest.Counting{Store: breaker.NewMemoryStore()}
-	clock := breakertest.NewClock(breakertest.T0)
+	clock := testclock.New(breakertest.T0)
 	const burst = 20
 	// entered has room for every caller, so that a wrong extra read is counted
 	// instead of blocking.
@@ -264,7 +265,7 @@ func TestColdBurstReadsOnce(t *testing.T) {
 func TestColdWaitEndsWithTheContext(t *testing.T) {
 	t.Parallel()
 	inner := &breakertest.Counting{Store: breaker.NewMemoryStore()}
-	clock := breakertest.NewClock(breakertest.T0)
+	clock := testclock.New(breakertest.T0)
 	bs := &blockingStore{Store: inner, entered: make(chan struct{}), release: make(chan struct{})}
 	b := breaker.New(bs, breaker.Settings{Now: clock.Now})
 	readerCtx, cancelReader := context.WithCancel(ctx)
@@ -328,7 +329,7 @@ func TestOnlyTheWinnerReportsATransition(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(callers)
 	store := barrierStore{Store: breaker.NewMemoryStore(), wg: &wg}
-	clock := breakertest.NewClock(breakertest.T0)
+	clock := testclock.New(breakertest.T0)
 	rec := &breakertest.Recorder{}
 	var done sync.WaitGroup
 	for range callers {

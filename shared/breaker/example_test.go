@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/tenaz/tenaz/shared/breaker"
-	"github.com/tenaz/tenaz/shared/breaker/breakertest"
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 )
 
 // A processor guards a destination: a refused call is deferred until RetryAt instead
 // of being counted against the event.
 func Example() {
-	clock := breakertest.NewClock(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
+	clock := testclock.New(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
 	b := breaker.New(breaker.NewMemoryStore(), breaker.Settings{
 		Now: clock.Now,
 		OnTransition: func(t breaker.Transition) {

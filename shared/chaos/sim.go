@@ -17,6 +17,7 @@ import (
 	"github.com/tenaz/tenaz/shared/forward"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/ingest"
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/redrive"
@@ -71,21 +72,14 @@ func run(c Config, d defects) (Ledger, error) {
 	return s.led, nil
 }
 
-// clock is the fake clock. The simulation has one goroutine at a time running, so
-// it needs no lock.
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time          { return c.t }
-func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
-
 // sim is the world of one run.
 type sim struct {
 	cfg     Config
 	defects defects
-	clock   *clock
-	sender  *rand.Rand // the providers' choices: arrivals, duplicates, retry delays
-	faults  *rand.Rand // every injected fault
-	jitter  *rand.Rand // the processor's jitter
+	clock   *testclock.Clock // moved only by the simulation
+	sender  *rand.Rand       // the providers' choices: arrivals, duplicates, retry delays
+	faults  *rand.Rand       // every injected fault
+	jitter  *rand.Rand       // the processor's jitter
 
 	sources   webhook.Sources
 	ingest    *ingest.Service
@@ -118,7 +112,7 @@ func newSim(cfg Config, d defects) (*sim, error) {
 	s := &sim{
 		cfg:       cfg,
 		defects:   d,
-		clock:     &clock{t: epoch},
+		clock:     testclock.New(epoch),
 		sender:    rand.New(rand.NewPCG(seed, streamSender)),
 		faults:    rand.New(rand.NewPCG(seed, streamFaults)),
 		jitter:    rand.New(rand.NewPCG(seed, streamJitter)),

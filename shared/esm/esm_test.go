@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/tenaz/tenaz/shared/esm"
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 	"github.com/tenaz/tenaz/shared/queue"
-	"github.com/tenaz/tenaz/shared/queue/queuetest"
 )
 
 var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -80,13 +80,13 @@ func TestEventMatchesLambda(t *testing.T) {
 
 // fixture is an in-memory queue on a fake clock with a default visibility of 30 s.
 type fixture struct {
-	clock *queuetest.Clock
+	clock *testclock.Clock
 	q     *queue.Memory
 }
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	clock := queuetest.NewClock(epoch)
+	clock := testclock.New(epoch)
 	return fixture{clock: clock, q: queue.NewMemory(queue.MemoryConfig{Name: "webhooks", Now: clock.Now})}
 }
 

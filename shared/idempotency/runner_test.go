@@ -10,39 +10,22 @@ import (
 	"time"
 
 	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 	"github.com/tenaz/tenaz/shared/retry"
 )
-
-// fakeClock is a settable clock, safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 var t0 = time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	store  *idempotency.MemoryStore
-	clock  *fakeClock
+	clock  *testclock.Clock
 	runner *idempotency.Runner
 	tokens int
 }
 
 func newFixture(t *testing.T, s idempotency.Settings) *fixture {
 	t.Helper()
-	f := &fixture{store: idempotency.NewMemoryStore(), clock: &fakeClock{t: t0}}
+	f := &fixture{store: idempotency.NewMemoryStore(), clock: testclock.New(t0)}
 	s.Now = f.clock.Now
 	var mu sync.Mutex
 	s.NewToken = func() string {

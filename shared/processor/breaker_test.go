@@ -15,6 +15,7 @@ import (
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/esm"
 	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/retry"
@@ -61,7 +62,7 @@ func (o *outage) callsBetween(from, to time.Time) int {
 // step by step.
 type sim struct {
 	t           *testing.T
-	clock       *clock
+	clock       *testclock.Clock
 	main, dlq   *queue.Memory
 	dest        *outage
 	procs       []*processor.Processor

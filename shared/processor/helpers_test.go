@@ -18,6 +18,7 @@ import (
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/esm"
 	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/route"
@@ -30,26 +31,9 @@ const queueARN = "arn:aws:sqs:us-east-1:000000000000:tenaz-webhooks"
 // invocation is how long a test invocation may run, on the harness clock.
 const invocation = 15 * time.Minute
 
-// clock is a fake clock. It starts at the real time (whole milliseconds), so that
+// newClock returns a fake clock at the real time (whole milliseconds), so that
 // contexts with a deadline taken from it are neither over at once nor unending.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.UnixMilli(time.Now().UnixMilli())} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *testclock.Clock { return testclock.New(time.UnixMilli(time.Now().UnixMilli())) }
 
 // fixedRand is a jitter source that always draws r.
 func fixedRand(r float64) func() float64 { return func() float64 { return r } }
@@ -155,7 +139,7 @@ func (s *syncBuffer) lines(t *testing.T) []map[string]any {
 // clock and a fixed jitter draw.
 type harness struct {
 	t       *testing.T
-	clock   *clock
+	clock   *testclock.Clock
 	store   *idempotency.MemoryStore
 	routes  *route.Registry
 	vis     *visibility

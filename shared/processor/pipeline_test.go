@@ -15,6 +15,7 @@ import (
 	"github.com/tenaz/tenaz/shared/esm"
 	"github.com/tenaz/tenaz/shared/forward"
 	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/route"
@@ -66,7 +67,7 @@ func (d *destination) counts() (requests int, applied map[string]int) {
 // on one fake clock. The invocation deadline is on the real clock (the poller's
 // InvokeTimeout), so a test keeps the fake clock's lead over it well below that.
 type pipeline struct {
-	clock     *clock
+	clock     *testclock.Clock
 	main, dlq *queue.Memory
 	store     *idempotency.MemoryStore
 	poller    *esm.Poller

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/queue/queuetest"
 )
@@ -13,7 +14,7 @@ var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func TestMemoryContract(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T) queuetest.Setup {
-		clock := queuetest.NewClock(epoch)
+		clock := testclock.New(epoch)
 		dlq := queue.NewMemory(queue.MemoryConfig{Name: "dlq", Now: clock.Now})
 		main := queue.NewMemory(queue.MemoryConfig{Name: "main", MaxReceiveCount: 2, DeadLetter: dlq, Now: clock.Now})
 		return queuetest.Setup{

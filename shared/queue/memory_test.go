@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 	"github.com/tenaz/tenaz/shared/queue"
-	"github.com/tenaz/tenaz/shared/queue/queuetest"
 )
 
 var ctx = context.Background()
 
 type memFixture struct {
-	clock *queuetest.Clock
+	clock *testclock.Clock
 	main  *queue.Memory
 	dlq   *queue.Memory
 }
@@ -25,7 +25,7 @@ type memFixture struct {
 // and its DLQ on one fake clock.
 func newMem(t *testing.T, maxReceive int, retention time.Duration) memFixture {
 	t.Helper()
-	clock := queuetest.NewClock(epoch)
+	clock := testclock.New(epoch)
 	dlq := queue.NewMemory(queue.MemoryConfig{Name: "dlq", Now: clock.Now, Retention: 14 * 24 * time.Hour})
 	main := queue.NewMemory(queue.MemoryConfig{Name: "main", MaxReceiveCount: maxReceive, DeadLetter: dlq, Retention: retention, Now: clock.Now})
 	return memFixture{clock: clock, main: main, dlq: dlq}
@@ -159,7 +159,7 @@ func TestMemoryRedrive(t *testing.T) {
 
 func TestMemoryNoRedriveWithoutPolicy(t *testing.T) {
 	t.Parallel()
-	q := queue.NewMemory(queue.MemoryConfig{Now: queuetest.NewClock(epoch).Now})
+	q := queue.NewMemory(queue.MemoryConfig{Now: testclock.New(epoch).Now})
 	mustSend(t, q, "m")
 	for i := 1; i <= 5; i++ {
 		r := mustReceive(t, q, 1, 0)[0]
@@ -314,7 +314,7 @@ func TestMemoryFaults(t *testing.T) {
 
 func TestMemoryFaultsOnOtherCalls(t *testing.T) {
 	t.Parallel()
-	q := queue.NewMemory(queue.MemoryConfig{Now: queuetest.NewClock(epoch).Now})
+	q := queue.NewMemory(queue.MemoryConfig{Now: testclock.New(epoch).Now})
 	mustSend(t, q, "m")
 	boom := errors.New("boom")
 
@@ -478,7 +478,7 @@ func TestMemoryConcurrentProducersConsumers(t *testing.T) {
 func TestMemoryLargeQueue(t *testing.T) {
 	t.Parallel()
 	const n = 20000
-	clock := queuetest.NewClock(epoch)
+	clock := testclock.New(epoch)
 	q := queue.NewMemory(queue.MemoryConfig{Now: clock.Now})
 	batch := make([]queue.Message, queue.MaxBatch)
 	for i := range batch {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 	"github.com/tenaz/tenaz/shared/queue"
-	"github.com/tenaz/tenaz/shared/queue/queuetest"
 	"github.com/tenaz/tenaz/shared/redrive"
 )
 
@@ -23,7 +23,7 @@ var base = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 // harness is a main queue and its dead-letter queue in memory on a fake clock, an
 // idempotency store, and a fake sleep that moves the clock.
 type harness struct {
-	clock *queuetest.Clock
+	clock *testclock.Clock
 	main  *queue.Memory
 	dlq   *queue.Memory
 	store *idempotency.MemoryStore
@@ -37,7 +37,7 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	// The clock starts at the real time, so that contexts with a deadline taken from
 	// it neither end at once nor never.
-	c := queuetest.NewClock(time.UnixMilli(time.Now().UnixMilli()))
+	c := testclock.New(time.UnixMilli(time.Now().UnixMilli()))
 	h := &harness{
 		clock: c,
 		main:  queue.NewMemory(queue.MemoryConfig{Name: "webhooks", Now: c.Now}),

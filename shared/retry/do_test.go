@@ -6,18 +6,19 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 )
 
-// fakeClock advances only when Do sleeps, and records every wait.
+// fakeClock is a Clock on the test clock that moves only when Do sleeps, and records
+// every wait.
 type fakeClock struct {
-	now    time.Time
+	*testclock.Clock
 	sleeps []time.Duration
 	// cancelOnSleep, when set, is called instead of sleeping (a context ending
 	// during the wait).
 	cancelOnSleep context.CancelFunc
 }
-
-func (c *fakeClock) Now() time.Time { return c.now }
 
 func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	c.sleeps = append(c.sleeps, d)
@@ -25,7 +26,7 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 		c.cancelOnSleep()
 		return ctx.Err()
 	}
-	c.now = c.now.Add(d)
+	c.Advance(d)
 	return nil
 }
 
@@ -136,7 +137,7 @@ func TestDo(t *testing.T) {
 				ctx, cancel = context.WithDeadline(ctx, t0.Add(tt.deadline))
 				defer cancel()
 			}
-			clock := &fakeClock{now: t0}
+			clock := &fakeClock{Clock: testclock.New(t0)}
 			fn, calls := script(tt.errs...)
 			err := Do(ctx, tt.policy, half, clock, fn)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
@@ -148,8 +149,8 @@ func TestDo(t *testing.T) {
 			if fmt.Sprint(clock.sleeps) != fmt.Sprint(tt.wantSleeps) {
 				t.Errorf("slept %v, want %v", clock.sleeps, tt.wantSleeps)
 			}
-			if dl, ok := ctx.Deadline(); ok && len(clock.sleeps) > 0 && clock.now.After(dl.Add(-tt.policy.withDefaults().Margin)) {
-				t.Errorf("clock at %v, past deadline %v minus margin", clock.now, dl)
+			if dl, ok := ctx.Deadline(); ok && len(clock.sleeps) > 0 && clock.Now().After(dl.Add(-tt.policy.withDefaults().Margin)) {
+				t.Errorf("clock at %v, past deadline %v minus margin", clock.Now(), dl)
 			}
 		})
 	}
@@ -158,7 +159,7 @@ func TestDo(t *testing.T) {
 func TestDoKeepsPermanentMark(t *testing.T) {
 	t.Parallel()
 	fn, _ := script(fmt.Errorf("post: %w", Permanent(errFatal)))
-	err := Do(context.Background(), Policy{}, half, &fakeClock{now: t0}, fn)
+	err := Do(context.Background(), Policy{}, half, &fakeClock{Clock: testclock.New(t0)}, fn)
 	if !IsPermanent(err) || !errors.Is(err, errFatal) {
 		t.Fatalf("Do = %v: want the permanent error unchanged", err)
 	}
@@ -168,7 +169,7 @@ func TestDoContextEndsDuringWait(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	clock := &fakeClock{now: t0, cancelOnSleep: cancel}
+	clock := &fakeClock{Clock: testclock.New(t0), cancelOnSleep: cancel}
 	fn, calls := script(errBoom, errBoom)
 	err := Do(ctx, Policy{Attempts: 5}, half, clock, fn)
 	if !errors.Is(err, errBoom) || !errors.Is(err, context.Canceled) {

@@ -9,37 +9,6 @@ import (
 	"github.com/tenaz/tenaz/shared/breaker"
 )
 
-// Clock is a manual clock, safe for concurrent use. Its zero value reads the zero
-// time; use NewClock.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock returns a clock that reads t until moved.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // Counting is a breaker.Store that counts the calls it passes to the store it wraps:
 // Load is a read, every other method a write (attempted: refused and failed writes
 // count too). It is safe for concurrent use.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tenaz/tenaz/shared/breaker"
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 	"github.com/tenaz/tenaz/shared/retry"
 )
 
@@ -41,7 +42,7 @@ type env struct {
 	t     *testing.T
 	h     Harness
 	store *Counting
-	clock *Clock
+	clock *testclock.Clock
 	rec   *Recorder
 	name  string
 }
@@ -86,7 +87,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 			t.Parallel()
 			h := newHarness(t)
 			c.fn(&env{
-				t: t, h: h, store: &Counting{Store: h.Store}, clock: NewClock(T0), rec: &Recorder{},
+				t: t, h: h, store: &Counting{Store: h.Store}, clock: testclock.New(T0), rec: &Recorder{},
 				name: fmt.Sprintf("dep-%s", t.Name()),
 			})
 		})
@@ -331,7 +332,7 @@ func testHappyPath(e *env) {
 func testThreshold(e *env) {
 	for _, threshold := range []int{1, 2, 5} {
 		e.t.Run(fmt.Sprintf("%d", threshold), func(t *testing.T) {
-			e := &env{t: t, h: e.h, store: &Counting{Store: e.h.Store}, clock: NewClock(T0), rec: &Recorder{},
+			e := &env{t: t, h: e.h, store: &Counting{Store: e.h.Store}, clock: testclock.New(T0), rec: &Recorder{},
 				name: fmt.Sprintf("%s-%d", e.name, threshold)}
 			b := e.breaker(func(s *breaker.Settings) { s.FailureThreshold = threshold })
 			e.clock.Advance(time.Second)
@@ -371,7 +372,7 @@ func testWindowExpiry(e *env) {
 	}
 	for _, c := range cases {
 		e.t.Run(c.name, func(t *testing.T) {
-			e := &env{t: t, h: e.h, store: &Counting{Store: e.h.Store}, clock: NewClock(T0), rec: &Recorder{},
+			e := &env{t: t, h: e.h, store: &Counting{Store: e.h.Store}, clock: testclock.New(T0), rec: &Recorder{},
 				name: fmt.Sprintf("%s-%s", e.name, c.name)}
 			b := e.breaker()
 			e.fail(b, n-1)

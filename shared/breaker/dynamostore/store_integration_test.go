@@ -6,82 +6,34 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/breaker/breakertest"
 	"github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/internal/awstest"
+	"github.com/tenaz/tenaz/shared/internal/testclock"
 	"github.com/tenaz/tenaz/shared/retry"
 )
 
-// calls counts the operations (not retries) a client makes, by name.
-type calls struct{ get, update atomic.Int64 }
-
-func (c *calls) option(o *dynamodb.Options) {
-	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("countCalls",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				switch in.Parameters.(type) {
-				case *dynamodb.GetItemInput:
-					c.get.Add(1)
-				case *dynamodb.UpdateItemInput:
-					c.update.Add(1)
-				}
-				return next.HandleInitialize(ctx, in)
-			}), middleware.Before)
-	})
-}
-
-// throttling answers every call with the error DynamoDB gives when a table's
-// throughput is exceeded, while on.
-type throttling struct {
-	dynamostore.API
-	on atomic.Bool
-}
-
-var errThroughput = &types.ProvisionedThroughputExceededException{Message: aws.String("The level of configured provisioned throughput for the table was exceeded.")}
-
-func (c *throttling) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	if c.on.Load() {
-		return nil, errThroughput
-	}
-	return c.API.GetItem(ctx, in, opts...)
-}
-
-func (c *throttling) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	if c.on.Load() {
-		return nil, errThroughput
-	}
-	return c.API.UpdateItem(ctx, in, opts...)
-}
-
-// newTable creates a table with a unique name and returns a client that counts its
-// calls. The client sends one request at a time (awstest.OneAtATime): the contract's
-// races then test the store's conditions, not moto's locking.
-func newTable(t *testing.T) (*dynamodb.Client, string, *calls) {
+// newTable creates a table with a unique name on moto; its client counts its calls.
+// The client sends one request at a time (awstest.OneAtATime): the contract's races
+// then test the store's conditions, not moto's locking.
+func newTable(t *testing.T) awstest.Table {
 	t.Helper()
-	c := &calls{}
-	client := dynamodb.NewFromConfig(awstest.OneAtATime(awstest.Config(t)), c.option)
-	table := awstest.Name(t, "breaker")
-	if err := dynamostore.CreateTable(context.Background(), client, table, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	return client, table, c
+	return awstest.NewTable(t, awstest.OneAtATime(awstest.Config(t)), "breaker", dynamostore.CreateTable)
 }
 
 func TestDynamoStoreContract(t *testing.T) {
 	breakertest.Run(t, func(t *testing.T) breakertest.Harness {
-		client, table, _ := newTable(t)
-		api := &throttling{API: client}
-		return breakertest.Harness{Store: dynamostore.New(table, api, dynamostore.Options{}), Throttle: api.on.Store}
+		tb := newTable(t)
+		api := &awstest.Throttled{ItemAPI: tb.Client}
+		return breakertest.Harness{Store: dynamostore.New(tb.Name, api, dynamostore.Options{}), Throttle: api.Throttle}
 	})
 }
 
@@ -89,18 +41,19 @@ func TestDynamoStoreContract(t *testing.T) {
 // breaker: none on the happy path beyond one read per cache TTL, one per failure
 // counted, two for the first failure of a window.
 func TestDynamoCallsPerOperation(t *testing.T) {
-	client, table, c := newTable(t)
-	clock := breakertest.NewClock(breakertest.T0)
-	b := breaker.New(dynamostore.New(table, client, dynamostore.Options{}), breaker.Settings{Now: clock.Now})
+	tb := newTable(t)
+	clock := testclock.New(breakertest.T0)
+	b := breaker.New(dynamostore.New(tb.Name, tb.Client, dynamostore.Options{}), breaker.Settings{Now: clock.Now})
 	ctx := context.Background()
 	want := func(what string, get, update int64) {
 		t.Helper()
-		if g, u := c.get.Swap(0), c.update.Swap(0); g != get || u != update {
+		g, u := tb.Calls.Of("GetItem"), tb.Calls.Of("UpdateItem")
+		tb.Calls.Reset()
+		if g != get || u != update {
 			t.Fatalf("%s: %d GetItem and %d UpdateItem, want %d and %d", what, g, u, get, update)
 		}
 	}
-	c.get.Store(0)
-	c.update.Store(0)
+	tb.Calls.Reset()
 	for range 1000 {
 		tk, err := b.Allow(ctx, "crm")
 		if err != nil {
@@ -140,7 +93,8 @@ func TestDynamoCallsPerOperation(t *testing.T) {
 // TestDynamoStoredAttributes checks the attribute names and types operators and
 // reports rely on, by reading the raw item.
 func TestDynamoStoredAttributes(t *testing.T) {
-	client, table, _ := newTable(t)
+	tb := newTable(t)
+	client, table := tb.Client, tb.Name
 	ctx := context.Background()
 	store := dynamostore.New(table, client, dynamostore.Options{Retention: time.Hour})
 	t0 := breakertest.T0
@@ -205,15 +159,8 @@ func TestDynamoStoredAttributes(t *testing.T) {
 }
 
 func TestDynamoCreateTableEnablesTTL(t *testing.T) {
-	client, table, _ := newTable(t)
-	out, err := client.DescribeTimeToLive(context.Background(), &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := out.TimeToLiveDescription
-	if d == nil || aws.ToString(d.AttributeName) != "expiresAt" || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled {
-		t.Fatalf("TTL = %+v, want enabled on expiresAt", d)
-	}
+	tb := newTable(t)
+	awstest.WantTTL(t, tb.Client, tb.Name, "expiresAt")
 }
 
 func TestDynamoMissingTableIsPermanent(t *testing.T) {
@@ -231,7 +178,8 @@ func TestDynamoMissingTableIsPermanent(t *testing.T) {
 }
 
 func TestDynamoForeignItemIsPermanent(t *testing.T) {
-	client, table, _ := newTable(t)
+	tb := newTable(t)
+	client, table := tb.Client, tb.Name
 	ctx := context.Background()
 	_, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
 		"name": &types.AttributeValueMemberS{Value: "crm"}, "state": &types.AttributeValueMemberS{Value: "ajar"},

@@ -3,37 +3,25 @@ package dynamostore
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/internal/awstest"
 	"github.com/tenaz/tenaz/shared/retry"
 )
-
-// sdkError wraps err the way the SDK returns it: an operation error around an HTTP
-// response error.
-func sdkError(status int, err error) error {
-	return &smithy.OperationError{ServiceID: "DynamoDB", OperationName: "UpdateItem", Err: &awshttp.ResponseError{
-		ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: err},
-		RequestID:     "req-1",
-	}}
-}
 
 // classify marks transient errors with the idempotency package's own sentinel (the
 // rules themselves are tested in shared/ddb).
 func TestClassifyUsesThePackageSentinel(t *testing.T) {
 	t.Parallel()
-	throttled := sdkError(400, &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")})
+	throttled := awstest.DynamoDBError(400, &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")})
 	if got := classify(throttled); !errors.Is(got, idempotency.ErrUnavailable) || !errors.Is(got, throttled) || retry.IsPermanent(got) {
 		t.Fatalf("classify(throttle) = %v", got)
 	}
-	if got := classify(sdkError(400, &types.ResourceNotFoundException{})); !retry.IsPermanent(got) {
+	if got := classify(awstest.DynamoDBError(400, &types.ResourceNotFoundException{})); !retry.IsPermanent(got) {
 		t.Fatalf("classify(missing table) = %v", got)
 	}
 }

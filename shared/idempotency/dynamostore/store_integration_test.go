@@ -6,14 +6,11 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
@@ -22,71 +19,20 @@ import (
 	"github.com/tenaz/tenaz/shared/retry"
 )
 
-// countCalls adds SDK middleware that counts operations (not retries) made by the
-// client.
-func countCalls(n *atomic.Int64) func(*dynamodb.Options) {
-	return func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("countCalls",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					n.Add(1)
-					return next.HandleInitialize(ctx, in)
-				}), middleware.Before)
-		})
-	}
-}
-
-// throttling answers every call with the error DynamoDB gives when a table's
-// throughput is exceeded, while on.
-type throttling struct {
-	dynamostore.API
-	on atomic.Bool
-}
-
-var errThroughput = &types.ProvisionedThroughputExceededException{Message: aws.String("The level of configured provisioned throughput for the table was exceeded.")}
-
-func (c *throttling) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	if c.on.Load() {
-		return nil, errThroughput
-	}
-	return c.API.UpdateItem(ctx, in, opts...)
-}
-
-func (c *throttling) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	if c.on.Load() {
-		return nil, errThroughput
-	}
-	return c.API.PutItem(ctx, in, opts...)
-}
-
-func (c *throttling) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	if c.on.Load() {
-		return nil, errThroughput
-	}
-	return c.API.GetItem(ctx, in, opts...)
-}
-
-// newTable creates a table with a unique name and returns a client that counts its
-// calls.
-func newTable(t *testing.T) (*dynamodb.Client, string, *atomic.Int64) {
+// newTable creates a table with a unique name on moto; its client counts its calls.
+func newTable(t *testing.T) awstest.Table {
 	t.Helper()
-	calls := &atomic.Int64{}
-	client := dynamodb.NewFromConfig(awstest.Config(t), countCalls(calls))
-	table := awstest.Name(t, "idem")
-	if err := dynamostore.CreateTable(context.Background(), client, table, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	return client, table, calls
+	return awstest.NewTable(t, awstest.Config(t), "idem", dynamostore.CreateTable)
 }
 
 func TestDynamoStoreContract(t *testing.T) {
 	idempotencytest.Run(t, func(t *testing.T) idempotencytest.Harness {
-		client, table, calls := newTable(t)
-		api := &throttling{API: client}
+		tb := newTable(t)
+		api := &awstest.Throttled{ItemAPI: tb.Client}
 		return idempotencytest.Harness{
-			Store:    dynamostore.New(table, api, dynamostore.Options{}),
-			Throttle: api.on.Store,
-			Calls:    func() int { return int(calls.Load()) },
+			Store:    dynamostore.New(tb.Name, api, dynamostore.Options{}),
+			Throttle: api.Throttle,
+			Calls:    func() int { return int(tb.Calls.Total()) },
 		}
 	})
 }
@@ -94,7 +40,8 @@ func TestDynamoStoreContract(t *testing.T) {
 // TestDynamoStoredAttributes checks the attribute names and types operators and reports
 // rely on, by reading the raw item.
 func TestDynamoStoredAttributes(t *testing.T) {
-	client, table, _ := newTable(t)
+	tb := newTable(t)
+	client, table := tb.Client, tb.Name
 	ctx := context.Background()
 	store := dynamostore.New(table, client, dynamostore.Options{})
 	now := idempotencytest.T0
@@ -148,15 +95,8 @@ func TestDynamoStoredAttributes(t *testing.T) {
 }
 
 func TestDynamoCreateTableEnablesTTL(t *testing.T) {
-	client, table, _ := newTable(t)
-	out, err := client.DescribeTimeToLive(context.Background(), &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := out.TimeToLiveDescription
-	if d == nil || aws.ToString(d.AttributeName) != "expiresAt" || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled {
-		t.Fatalf("TTL = %+v, want enabled on expiresAt", d)
-	}
+	tb := newTable(t)
+	awstest.WantTTL(t, tb.Client, tb.Name, "expiresAt")
 }
 
 func TestDynamoMissingTableIsPermanent(t *testing.T) {

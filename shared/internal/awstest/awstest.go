@@ -1,9 +1,3 @@
-// Package awstest connects integration tests to the AWS API emulator (moto server)
-// that the test script starts.
-//
-// The endpoint comes from TENAZ_TEST_ENDPOINT (set by infra/test.sh). A test built
-// with the integration tag fails, never skips, when it is missing: a suite that did
-// not run must not look green.
 package awstest
 
 import (

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"maps"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -62,29 +61,6 @@ func Run(t *testing.T, newSetup func(t *testing.T) Setup) {
 			c.run(t, newSetup(t))
 		})
 	}
-}
-
-// Clock is a fake clock for the in-memory queue: it moves only when told.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock returns a clock stopped at start.
-func NewClock(start time.Time) *Clock { return &Clock{now: start} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 func ctxFor(t *testing.T) context.Context {
