@@ -6,6 +6,9 @@
 #     with the in-memory adapters, and with the real SDK clients over a loopback fake
 #     transport beside an SDK-only floor (the same SDK calls alone), as a ratio; own
 #     code with the SDK = total - floor;
+#   - one ingest invocation as Lambda runs it: the Lambda runtime's decode of the API
+#     Gateway event and encode of the answer (aws-lambda-go), and the whole invocation,
+#     beside ingest's own work on the decoded event;
 #   - billable AWS requests per webhook by scenario (happy, happy one at a time,
 #     duplicate, transient retry, breaker open, permanent failure, replay), counted by
 #     an SDK middleware while the real pipeline runs on moto server
@@ -18,8 +21,9 @@
 #     function URL, from those counts, the template's settings, the measured start-up
 #     and the dated price table infra/bench/prices.json (infra/bench/cost).
 #
-# Each row gives its target and whether it is met; a missed target is printed, not
-# hidden, and does not fail the run. BENCHTIME (default 1s) is go test's -benchtime;
+# A row with a target says whether it is met; a missed target is printed, not hidden,
+# and does not fail the run. Own code's time and allocations have no target: they are
+# shown as information. BENCHTIME (default 1s) is go test's -benchtime;
 # each benchmark runs COUNT times (default 3) and the table takes the median.
 # Raw output is kept in .run/bench/ (cost.txt has the cost breakdown). Exits non-zero
 # when a measurement fails. Progress goes to stderr.

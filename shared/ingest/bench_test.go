@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,11 +17,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/internal/samples"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/telemetry"
@@ -29,7 +33,7 @@ import (
 const benchQueueURL = "https://sqs.us-east-1.amazonaws.com/123456789012/tenaz-webhooks"
 
 // stripeSample is the signed Stripe sample event.
-func stripeSample(b *testing.B) events.APIGatewayV2HTTPRequest {
+func stripeSample(b testing.TB) events.APIGatewayV2HTTPRequest {
 	b.Helper()
 	for _, s := range samples.Load(b) {
 		if s.File == "stripe.json" {
@@ -38,6 +42,55 @@ func stripeSample(b *testing.B) events.APIGatewayV2HTTPRequest {
 	}
 	b.Fatal("no stripe.json sample")
 	return events.APIGatewayV2HTTPRequest{}
+}
+
+// benchBodyFile is the webhook the benchmarks send: a Stripe payment_intent.succeeded
+// of 2 KB, indented as Stripe sends it.
+const benchBodyFile = "testdata/stripe-payment-intent.json"
+
+// benchEvent is the API Gateway event Lambda receives for the benchmarks' webhook,
+// signed at samples.SignedAt: the Stripe sample's route and request context, the 2 KB
+// body, and the headers a request through an HTTP API carries.
+func benchEvent(b testing.TB) events.APIGatewayV2HTTPRequest {
+	b.Helper()
+	body, err := os.ReadFile(benchBodyFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n := len(body); n < 1900 || n > 2200 {
+		b.Fatalf("%s is %d bytes; the benchmarks measure a webhook of about 2 KB", benchBodyFile, n)
+	}
+	ev := stripeSample(b)
+	h := map[string]string{
+		"accept":            "*/*; q=0.5, application/xml",
+		"cache-control":     "no-cache",
+		"content-length":    strconv.Itoa(len(body)),
+		"content-type":      "application/json; charset=utf-8",
+		"host":              ev.RequestContext.DomainName,
+		"user-agent":        "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+		"x-amzn-trace-id":   "Root=1-6724c3c0-5f2e8a1b9c3d4e5f6a7b8c9d",
+		"x-forwarded-for":   "54.187.174.169",
+		"x-forwarded-port":  "443",
+		"x-forwarded-proto": "https",
+	}
+	if err := samples.Sources(b)["stripe"].Sign(h, body, samples.SignedAt); err != nil {
+		b.Fatal(err)
+	}
+	ev.Headers, ev.Body = h, string(body)
+	ev.RequestContext.RequestID = "Kq3bVhTfIAMEVdg="
+	ev.RequestContext.HTTP.SourceIP, ev.RequestContext.HTTP.UserAgent = h["x-forwarded-for"], h["user-agent"]
+	return ev
+}
+
+// benchPayload is the invocation payload of ev: the JSON the Lambda runtime reads from
+// the Runtime API and hands to the handler.
+func benchPayload(b testing.TB, ev events.APIGatewayV2HTTPRequest) []byte {
+	b.Helper()
+	p, err := json.Marshal(ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
 }
 
 // benchService is ingest wired as the Lambda wires it (JSON logs at info, here to
@@ -52,14 +105,85 @@ func benchService(b *testing.B, q Sender) *Service {
 	})
 }
 
-// BenchmarkIngestMemory is one signed Stripe webhook through HandleAPIGateway onto
-// the in-memory queue: verification, envelope, send, the 202 answer.
+// BenchmarkIngestMemory is one signed Stripe webhook of 2 KB through HandleAPIGateway
+// onto the in-memory queue, the event already decoded: verification, envelope, send,
+// the 202 answer. It is ingest's own work, without the Lambda runtime's.
 func BenchmarkIngestMemory(b *testing.B) {
-	ev := stripeSample(b)
-	const drainEvery = 4096 // the queue keeps what it holds: start a fresh one now and then
-	q := queue.NewMemory(queue.MemoryConfig{Name: "webhooks"})
-	svc := benchService(b, q)
+	ev := benchEvent(b)
 	ctx := context.Background()
+	benchMemoryQueue(b, func(svc *Service) func() {
+		return func() {
+			resp, _ := svc.HandleAPIGateway(ctx, ev)
+			if resp.StatusCode != http.StatusAccepted {
+				b.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+			}
+		}
+	})
+}
+
+// BenchmarkIngestInvoke is one invocation of ingest as Lambda runs it, on the
+// in-memory queue: aws-lambda-go's handler (what lambda.Start serves) decodes the
+// invocation payload of BenchmarkIngestMemory's webhook into an API Gateway event,
+// calls HandleAPIGateway and encodes its answer. The exchange with the Runtime API
+// around it (an HTTP request for the next event, one to post the answer) is not in
+// the figure.
+func BenchmarkIngestInvoke(b *testing.B) {
+	payload := benchPayload(b, benchEvent(b))
+	ctx := context.Background()
+	benchMemoryQueue(b, func(svc *Service) func() {
+		h := lambda.NewHandler(svc.HandleAPIGateway)
+		return func() {
+			out, err := h.Invoke(ctx, payload)
+			if err != nil || !bytes.HasPrefix(out, acceptedAnswer) {
+				b.Fatalf("invoke: %v: %s", err, out)
+			}
+		}
+	})
+}
+
+// accepted is how the encoded answer to an accepted webhook starts.
+var acceptedAnswer = []byte(`{"statusCode":202,`)
+
+// BenchmarkIngestRuntimeCodec is the Lambda runtime's own work around one invocation
+// of ingest: BenchmarkIngestInvoke with a handler that returns ingest's answer to the
+// webhook without doing ingest's work, so what is measured is aws-lambda-go decoding
+// the payload into the handler's argument and encoding the answer.
+func BenchmarkIngestRuntimeCodec(b *testing.B) {
+	ev := benchEvent(b)
+	payload := benchPayload(b, ev)
+	ctx := context.Background()
+	answer, _ := benchService(b, &captureSender{}).HandleAPIGateway(ctx, ev)
+	if answer.StatusCode != http.StatusAccepted {
+		b.Fatalf("status %d: %s", answer.StatusCode, answer.Body)
+	}
+	h := lambda.NewHandler(func(_ context.Context, in events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		if len(in.Body) != len(ev.Body) || len(in.Headers) != len(ev.Headers) {
+			return events.APIGatewayV2HTTPResponse{}, errors.New("the event was not decoded whole")
+		}
+		return answer, nil
+	})
+	b.ReportAllocs()
+	cpu := startCPU(b)
+	ops := 0
+	for b.Loop() {
+		out, err := h.Invoke(ctx, payload)
+		if err != nil || !bytes.HasPrefix(out, acceptedAnswer) {
+			b.Fatalf("invoke: %v: %s", err, out)
+		}
+		ops++
+	}
+	cpu.report(b, ops)
+}
+
+// benchMemoryQueue runs the call that handler(svc) returns once per op, svc being
+// ingest (benchService) on an in-memory queue, and checks that every call enqueued
+// one message. The queue keeps what it holds, so a fresh queue and service replace
+// them now and then, off the clock.
+func benchMemoryQueue(b *testing.B, handler func(svc *Service) func()) {
+	b.Helper()
+	const drainEvery = 4096
+	q := queue.NewMemory(queue.MemoryConfig{Name: "webhooks"})
+	call := handler(benchService(b, q))
 	b.ReportAllocs()
 	cpu := startCPU(b)
 	n, ops := 0, 0
@@ -70,13 +194,10 @@ func BenchmarkIngestMemory(b *testing.B) {
 				b.Fatalf("queue holds %d messages after %d webhooks", got, n)
 			}
 			q = queue.NewMemory(queue.MemoryConfig{Name: "webhooks"})
-			svc, n = benchService(b, q), 0
+			call, n = handler(benchService(b, q)), 0
 			b.StartTimer()
 		}
-		resp, _ := svc.HandleAPIGateway(ctx, ev)
-		if resp.StatusCode != http.StatusAccepted {
-			b.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
-		}
+		call()
 		n++
 		ops++
 	}
@@ -90,7 +211,7 @@ func BenchmarkIngestMemory(b *testing.B) {
 // client (serialisation, signing, retryer, checksum validation, deserialisation),
 // over a loopback transport that answers as SQS does.
 func BenchmarkIngestSQS(b *testing.B) {
-	ev := stripeSample(b)
+	ev := benchEvent(b)
 	fake := &fakeSQS{}
 	svc := benchService(b, queue.NewSQS(fakeSQSClient(fake), benchQueueURL))
 	ctx := context.Background()
@@ -119,7 +240,7 @@ func BenchmarkIngestSQS(b *testing.B) {
 // sample (the same queue URL, envelope body and message attributes). The difference
 // between the two is ingest's own cost with the SDK.
 func BenchmarkIngestSQSFloor(b *testing.B) {
-	msg := sentBy(b, stripeSample(b))
+	msg := sentBy(b, benchEvent(b))
 	fake := &fakeSQS{}
 	client := fakeSQSClient(fake)
 	ctx := context.Background()
@@ -354,4 +475,29 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestBenchInvocation checks what the invocation benchmarks measure: the payload is
+// the whole 2 KB webhook, which the runtime's decode hands to ingest intact, and
+// ingest accepts and enqueues it.
+func TestBenchInvocation(t *testing.T) {
+	t.Parallel()
+	ev := benchEvent(t)
+	c := &captureSender{}
+	svc := New(Options{Sources: samples.Sources(t), Queue: c, Now: func() time.Time { return samples.SignedAt }, Log: quiet()})
+	out, err := lambda.NewHandler(svc.HandleAPIGateway).Invoke(context.Background(), benchPayload(t, ev))
+	if err != nil || !bytes.HasPrefix(out, acceptedAnswer) {
+		t.Fatalf("invoke: %v: %s", err, out)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("answer %s: %v", out, err)
+	}
+	env, err := envelope.DecodeString(c.last.Body)
+	if err != nil {
+		t.Fatalf("message %s: %v", c.last.Body, err)
+	}
+	if string(env.Body) != ev.Body || env.ID != "evt_3TenazBench0000001" {
+		t.Fatalf("the message carries %s %q, not the webhook", env.ID, env.Body)
+	}
 }

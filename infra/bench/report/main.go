@@ -1,7 +1,8 @@
 // Command report prints the one table of `make bench` from the files the run wrote
 // in its directory: bench.txt (go test -bench), requests.json and ddb-calls.txt (moto),
-// startup.json (infra/bench/startup) and cost.json (infra/bench/cost). Every row
-// carries its target and whether it is met; a missing input is a row that says so.
+// startup.json (infra/bench/startup) and cost.json (infra/bench/cost). A row with a
+// target says whether it is met; own code's time and allocations are shown without
+// one, as information. A missing input is a row that says so.
 //
 //	go run ./infra/bench/report -dir .run/bench
 //

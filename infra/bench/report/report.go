@@ -72,50 +72,57 @@ type Cost struct {
 	Fixed float64 `json:"fixedMonthlyUsd"`
 }
 
-// Targets of the proof, in the units of the rows.
+// Targets of the proof, in the units of the rows. The figures users pay for or wait on
+// have one: billable requests, cost, binary size, start-up. Own code's time and
+// allocations are shown as information, without a target.
 const (
-	ingestOwnNs       = 5000
-	ingestOwnAllocs   = 10
-	processorOwnNs    = 10000
-	processorOwnAlloc = 20
-	happyBillable     = 5.4
-	happyDDBWrites    = 2
-	breakerReads      = 0.01
-	binaryBytes       = 10 << 20
-	costHTTPAPI       = 3.05
-	costFunctionURL   = 2.10
+	happyBillable   = 5.4
+	happyDDBWrites  = 2
+	breakerReads    = 0.01
+	binaryBytes     = 10 << 20
+	costHTTPAPI     = 3.05
+	costFunctionURL = 2.10
 )
 
 // Build turns the inputs into the table's rows. A figure whose input is missing is a
-// row that says so and misses its target: nothing is dropped silently.
+// row that says so and misses its target (for a figure shown without one, that it is
+// measured): nothing is dropped silently.
 func Build(in Inputs) []Row {
 	var rows []Row
 	add := func(r Row) { rows = append(rows, r) }
 	missing := func(figure, target, what string) {
+		if target == "" {
+			target = "measured"
+		}
 		add(Row{Figure: figure, Measured: "missing: " + what, Target: target, Met: "NO"})
+	}
+	// timed returns b's time per record, with its CPU time when it measured it.
+	timed := func(b Bench) string {
+		v, _ := b.PerRecord("ns/op")
+		s := ns(v)
+		if cpu, ok := b.CPUNs(); ok {
+			s += " (cpu " + ns(cpu) + ")"
+		}
+		return s
 	}
 
 	// Own code, in memory and with the SDK over a loopback transport.
-	own := func(label, bench, floor, unitLabel string, nsTarget, allocTarget float64) {
+	own := func(label, bench, floor, unitLabel string) {
 		b, ok := in.Bench[bench]
 		if !ok {
-			missing(label+" ns/"+unitLabel, fmt.Sprintf("<= %s", ns(nsTarget)), "Benchmark"+bench)
+			missing(label+" ns/"+unitLabel, "", "Benchmark"+bench)
 			return
 		}
 		bns, _ := b.PerRecord("ns/op")
 		bal, _ := b.PerRecord("allocs/op")
 		if floor == "" {
-			measured := ns(bns)
-			if cpu, ok := b.CPUNs(); ok {
-				measured += " (cpu " + ns(cpu) + ")"
-			}
-			add(Row{Figure: label + " ns/" + unitLabel, Measured: measured, Target: "<= " + ns(nsTarget), Met: met(bns <= nsTarget)})
-			add(Row{Figure: label + " allocs/" + unitLabel, Measured: num(bal), Target: fmt.Sprintf("<= %.0f", allocTarget), Met: met(bal <= allocTarget)})
+			add(Row{Figure: label + " ns/" + unitLabel, Measured: timed(b)})
+			add(Row{Figure: label + " allocs/" + unitLabel, Measured: num(bal)})
 			return
 		}
 		f, ok := in.Bench[floor]
 		if !ok {
-			missing(label+" ns/"+unitLabel, "<= "+ns(nsTarget)+" own", "Benchmark"+floor)
+			missing(label+" ns/"+unitLabel, "", "Benchmark"+floor)
 			return
 		}
 		fns, _ := f.PerRecord("ns/op")
@@ -129,22 +136,43 @@ func Build(in Inputs) []Row {
 				bns, fns, kind = bc, fc, "cpu ns"
 			}
 		}
-		// The time target is judged on the in-memory rows, which measure Tenaz's own
-		// code directly. Here own time is a difference of two figures some 20 times
-		// larger, within the run-to-run noise of the SDK's cost on this kind of
-		// machine: it is shown, not judged. Allocation counts are exact, and judged.
+		// Own time here is a difference of two figures some 20 times larger, within
+		// the run-to-run noise of the SDK's cost on this kind of machine.
 		ownNs, ownAl := bns-fns, bal-fal
 		add(Row{Figure: label + " " + kind + "/" + unitLabel + " (own = total - SDK floor)", Measured: ns(bns) + " (own " + ns(ownNs) + ")",
-			Baseline: ns(fns), Ratio: ratio(bns, fns), Target: "(in-memory row)"})
+			Baseline: ns(fns), Ratio: ratio(bns, fns)})
 		add(Row{Figure: label + " allocs/" + unitLabel + " (own = total - SDK floor)", Measured: num(bal) + " (own " + num(ownAl) + ")",
-			Baseline: num(fal), Ratio: ratio(bal, fal), Target: fmt.Sprintf("<= %.0f own", allocTarget), Met: met(ownAl <= allocTarget)})
+			Baseline: num(fal), Ratio: ratio(bal, fal)})
 	}
-	own("ingest, in-memory queue,", "IngestMemory", "", "webhook", ingestOwnNs, ingestOwnAllocs)
-	own("ingest, SQS SDK on loopback,", "IngestSQS", "IngestSQSFloor", "webhook", ingestOwnNs, ingestOwnAllocs)
-	own("processor, in-memory store, batch of 10,", "ProcessRecord", "", "record", processorOwnNs, processorOwnAlloc)
-	own("processor duplicate, in-memory store,", "ProcessRecordDuplicate", "", "record", processorOwnNs, processorOwnAlloc)
-	own("processor, DynamoDB SDK on loopback,", "ProcessRecordDynamo", "ProcessRecordDynamoFloor", "record", processorOwnNs, processorOwnAlloc)
-	own("processor duplicate, DynamoDB SDK on loopback,", "ProcessRecordDynamoDuplicate", "ProcessRecordDynamoDuplicateFloor", "record", processorOwnNs, processorOwnAlloc)
+	own("ingest, in-memory queue,", "IngestMemory", "", "webhook")
+	// One ingest invocation as Lambda runs it, measured on the same 2 KB webhook as
+	// the row above: the runtime's decode of the API Gateway event and encode of the
+	// answer, then the whole invocation on the in-memory queue, each beside ingest's
+	// own work on the decoded event, so the table shows where the time goes.
+	for _, r := range []struct{ label, bench string }{
+		{"ingest, Lambda runtime's decode of the event + encode of the answer,", "IngestRuntimeCodec"},
+		{"ingest per invocation (runtime decode + ingest + encode), in-memory queue,", "IngestInvoke"},
+	} {
+		b, ok := in.Bench[r.bench]
+		if !ok {
+			missing(r.label+" ns/webhook", "", "Benchmark"+r.bench)
+			continue
+		}
+		t := Row{Figure: r.label + " ns/webhook", Measured: timed(b)}
+		if alone, ok := in.Bench["IngestMemory"]; ok {
+			v, _ := b.PerRecord("ns/op")
+			a, _ := alone.PerRecord("ns/op")
+			t.Baseline, t.Ratio = ns(a)+" (ingest alone)", ratio(v, a)
+		}
+		al, _ := b.PerRecord("allocs/op")
+		add(t)
+		add(Row{Figure: r.label + " allocs/webhook", Measured: num(al)})
+	}
+	own("ingest, SQS SDK on loopback,", "IngestSQS", "IngestSQSFloor", "webhook")
+	own("processor, in-memory store, batch of 10,", "ProcessRecord", "", "record")
+	own("processor duplicate, in-memory store,", "ProcessRecordDuplicate", "", "record")
+	own("processor, DynamoDB SDK on loopback,", "ProcessRecordDynamo", "ProcessRecordDynamoFloor", "record")
+	own("processor duplicate, DynamoDB SDK on loopback,", "ProcessRecordDynamoDuplicate", "ProcessRecordDynamoDuplicateFloor", "record")
 
 	// Billable requests per webhook, counted on moto.
 	if in.Requests == nil {
