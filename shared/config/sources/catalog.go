@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,7 +68,7 @@ func NewCatalog(ctx context.Context, o CatalogOptions) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Getenv(config.EnvSources) == "" {
+	if strings.TrimSpace(o.Getenv(config.EnvSources)) == "" {
 		c.id, _ = secretID(o.Getenv, o.Secrets)
 	}
 	c.set, c.loadedAt, c.triedAt = set, c.now(), c.now()
@@ -114,10 +115,12 @@ func (c *Catalog) SignatureFailed(ctx context.Context, name string) (*webhook.So
 	return after, after != nil && after != before
 }
 
-// reload reads the secret once; concurrent callers do not read it again.
+// reload reads the secret unless a read is under way or was started less than
+// MinRefreshGap ago (checked again here: callers decide they are due outside the
+// lock, so two of them may race to this point).
 func (c *Catalog) reload(ctx context.Context) {
 	c.mu.Lock()
-	if c.reloading {
+	if c.reloading || c.now().Sub(c.triedAt) < MinRefreshGap {
 		c.mu.Unlock()
 		return
 	}

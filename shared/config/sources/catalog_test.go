@@ -193,3 +193,35 @@ func TestCatalogInvalidEntriesNameNoSecret(t *testing.T) {
 		t.Fatal("a value that is no JSON object: no error")
 	}
 }
+
+// Requests that all find the sources due at once read the secret once between them.
+func TestCatalogConcurrentRefreshReadsOnce(t *testing.T) {
+	sm := &countingSecrets{value: sourcesWith("first-secret-value")}
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clockNow := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	cat, err := sources.NewCatalog(context.Background(), sources.CatalogOptions{
+		Getenv:  func(k string) string { return map[string]string{config.EnvSourcesSecretID: "s"}[k] },
+		Secrets: sm, Refresh: time.Minute, Now: clockNow, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, ok := cat.Source(context.Background(), "gh"); !ok {
+				t.Error("gh missing during a refresh")
+			}
+		}()
+	}
+	wg.Wait()
+	if c := sm.count(); c != 2 {
+		t.Fatalf("32 concurrent requests made %d reads, want 1", c-1)
+	}
+}
