@@ -286,6 +286,50 @@ for metric in ["processed", "duplicate", "deferred", "retried", "deadLettered"]:
 check(any("SEARCH('{Tenaz,dependency,to} MetricName=\"breakerTransition\"', 'Sum', 60)" in e for e in exprs),
       "the dashboard has no SEARCH for breakerTransition")
 
+# The guarded door: ingest's reserved concurrency (-1 = unreserved), the HTTP API's
+# throttling and access logs, and the 5xx-rate alarm to the alarm topic.
+check(default("IngestReservedConcurrency") == 50 and int(params["IngestReservedConcurrency"]["MinValue"]) == -1,
+      "IngestReservedConcurrency does not default to 50 with -1 for unreserved")
+check(res["IngestFunction"]["Properties"].get("ReservedConcurrentExecutions")
+      == {"Fn::If": ["IngestConcurrencyReserved", {"Ref": "IngestReservedConcurrency"}, {"Ref": "AWS::NoValue"}]},
+      "IngestFunction's ReservedConcurrentExecutions is not the parameter (unless -1)")
+check(cfn["Conditions"].get("IngestConcurrencyReserved") == {"Fn::Not": [{"Fn::Equals": [{"Ref": "IngestReservedConcurrency"}, -1]}]},
+      "IngestConcurrencyReserved is not IngestReservedConcurrency != -1")
+stages = [r["Properties"] for r in res.values() if r.get("Type") == "AWS::ApiGatewayV2::Stage"
+          and r["Properties"].get("ApiId") == {"Ref": "WebhookApi"}]
+check(len(stages) == 1, f"WebhookApi has {len(stages)} stages, want 1")
+for st in stages:
+    drs = st.get("DefaultRouteSettings", {})
+    check(drs.get("ThrottlingRateLimit") == {"Ref": "ApiThrottleRateLimit"}
+          and drs.get("ThrottlingBurstLimit") == {"Ref": "ApiThrottleBurstLimit"},
+          f"the API stage's throttling is {drs}, want the ApiThrottle* parameters")
+    als = st.get("AccessLogSettings", {})
+    check(als.get("DestinationArn") == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]} and als.get("Format", "").startswith("{"),
+          "the API stage does not write JSON access logs to ApiAccessLogGroup")
+check(res["ApiAccessLogGroup"]["Properties"].get("RetentionInDays") == {"Ref": "ApiAccessLogRetentionDays"}
+      and default("ApiAccessLogRetentionDays") == 14, "the access log group does not keep logs ApiAccessLogRetentionDays (14) days")
+a5 = res["Ingest5xxAlarm"]["Properties"]
+check(a5.get("AlarmActions") == topic and a5.get("OKActions") == topic, "Ingest5xxAlarm does not notify the alarm topic")
+stats = {m["Id"]: m["MetricStat"]["Metric"] for m in a5.get("Metrics", []) if "MetricStat" in m}
+check({(m["Namespace"], m["MetricName"]) for m in stats.values()} == {("AWS/ApiGateway", "5xx"), ("AWS/ApiGateway", "Count")}
+      and all(m.get("Dimensions") == [{"Name": "ApiId", "Value": {"Ref": "WebhookApi"}}] for m in stats.values()),
+      "Ingest5xxAlarm is not on the HTTP API's 5xx and Count")
+
+# The claim-check body bucket: private, encrypted, expiring after the DLQ's retention.
+bb = res["BodyBucket"]
+bbp = bb["Properties"]
+check(bbp["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256",
+      "BodyBucket is not SSE-S3")
+check(all(bbp.get("PublicAccessBlockConfiguration", {}).get(k) is True
+          for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")),
+      "BodyBucket does not block all public access")
+check(bbp.get("OwnershipControls") == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}, "BodyBucket's ACLs are not disabled")
+expiry = [r.get("ExpirationInDays") for r in bbp.get("LifecycleConfiguration", {}).get("Rules", [])
+          if r.get("Status") == "Enabled" and "Prefix" not in r and "Filter" not in r]
+dlq_days = int(res["WebhookDLQ"]["Properties"]["MessageRetentionPeriod"]) / 86400
+check(len(expiry) == 1 and int(expiry[0]) > dlq_days,
+      f"BodyBucket's expiry {expiry} is not one whole-bucket rule longer than the DLQ's {dlq_days:g} days")
+
 if errors:
     print("\n".join("check-template: " + e for e in errors), file=sys.stderr)
     sys.exit(1)

@@ -3,7 +3,10 @@
 //
 //	TENAZ_QUEUE_URL          main queue URL (required)
 //	TENAZ_SOURCES            sources JSON, inline; or
-//	TENAZ_SOURCES_SECRET_ID  Secrets Manager secret holding it (read once per container)
+//	TENAZ_SOURCES_SECRET_ID  Secrets Manager secret holding it
+//	TENAZ_SOURCES_REFRESH_SECONDS  seconds before the secret is read again (default 300,
+//	                         1..86400); a failed signature re-reads it at once, at most
+//	                         once per 10 s. An invalid source is logged and answers 404.
 //	TENAZ_MAX_BODY_BYTES     body limit in bytes (default 262144, at most 1 MiB)
 //	TENAZ_LOG_LEVEL          debug | info | warn | error (default info)
 //
@@ -14,6 +17,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -50,15 +54,21 @@ func setup(ctx context.Context, log *slog.Logger) (*ingest.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	srcs, err := sources.Load(ctx, os.Getenv, secretsmanager.NewFromConfig(awsCfg))
+	refresh, err := config.Duration(os.Getenv, config.EnvSourcesRefresh, time.Second, sources.DefaultRefresh, 1, 86400)
 	if err != nil {
 		return nil, err
 	}
-	if len(srcs) == 0 {
-		log.Warn("no webhook sources configured: every request will get 404")
+	catalog, err := sources.NewCatalog(ctx, sources.CatalogOptions{
+		Getenv: os.Getenv, Secrets: secretsmanager.NewFromConfig(awsCfg), Refresh: refresh, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if catalog.Len() == 0 {
+		log.Warn("no valid webhook sources configured: every request will get 404")
 	}
 	return ingest.New(ingest.Options{
-		Sources:      srcs,
+		Catalog:      catalog,
 		Queue:        queue.NewSQS(sqs.NewFromConfig(awsCfg), queueURL),
 		MaxBodyBytes: maxBody,
 		Log:          log,

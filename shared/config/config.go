@@ -14,11 +14,12 @@ import (
 // Names of the settings shared by Tenaz's functions. They are a contract with the
 // template, the local runner and operators' tooling.
 const (
-	EnvQueueURL        = "TENAZ_QUEUE_URL"         // main queue URL (required by ingest and processor)
-	EnvSources         = "TENAZ_SOURCES"           // inline sources JSON
-	EnvSourcesSecretID = "TENAZ_SOURCES_SECRET_ID" // Secrets Manager secret holding the sources JSON
-	EnvMaxBodyBytes    = "TENAZ_MAX_BODY_BYTES"    // webhook body limit, bytes; default 262144
-	EnvLogLevel        = "TENAZ_LOG_LEVEL"         // debug | info | warn | error; default info
+	EnvQueueURL        = "TENAZ_QUEUE_URL"               // main queue URL (required by ingest and processor)
+	EnvSources         = "TENAZ_SOURCES"                 // inline sources JSON
+	EnvSourcesSecretID = "TENAZ_SOURCES_SECRET_ID"       // Secrets Manager secret holding the sources JSON
+	EnvSourcesRefresh  = "TENAZ_SOURCES_REFRESH_SECONDS" // re-read of the sources secret, seconds; default 300
+	EnvMaxBodyBytes    = "TENAZ_MAX_BODY_BYTES"          // webhook body limit, bytes; default 262144
+	EnvLogLevel        = "TENAZ_LOG_LEVEL"               // debug | info | warn | error; default info
 )
 
 // Getenv is os.Getenv's shape, injected so tests need no process environment.

@@ -27,9 +27,20 @@ type Sender interface {
 	Send(ctx context.Context, m queue.Message) (id string, err error)
 }
 
+// Catalog serves sources that may change while the function runs (the sources
+// secret, re-read from time to time).
+type Catalog interface {
+	// Source returns the named source; false answers 404.
+	Source(ctx context.Context, name string) (*webhook.Source, bool)
+	// SignatureFailed is told that a signature did not verify for name; it may
+	// re-read the sources and returns the source afterwards with whether it changed.
+	SignatureFailed(ctx context.Context, name string) (*webhook.Source, bool)
+}
+
 // Options configure a Service.
 type Options struct {
-	Sources      webhook.Sources  // verified sources by route name (required)
+	Sources      webhook.Sources  // verified sources by route name (required unless Catalog is set)
+	Catalog      Catalog          // when set, used instead of Sources
 	Queue        Sender           // the main queue (required)
 	MaxBodyBytes int              // body limit in bytes; default DefaultMaxBodyBytes
 	Now          func() time.Time // clock; default time.Now
@@ -42,6 +53,7 @@ type Options struct {
 // Service handles webhook requests.
 type Service struct {
 	sources webhook.Sources
+	catalog Catalog
 	queue   Sender
 	maxBody int
 	now     func() time.Time
@@ -49,13 +61,13 @@ type Service struct {
 	observe func(Result)
 }
 
-// New returns a Service. It panics on a missing Sources or Queue: both are wired at
-// start-up, never per request.
+// New returns a Service. It panics on a missing Sources (and Catalog) or Queue: both
+// are wired at start-up, never per request.
 func New(o Options) *Service {
-	if o.Sources == nil || o.Queue == nil {
-		panic("ingest: Sources and Queue are required")
+	if (o.Sources == nil && o.Catalog == nil) || o.Queue == nil {
+		panic("ingest: Sources or Catalog, and Queue, are required")
 	}
-	s := &Service{sources: o.Sources, queue: o.Queue, maxBody: o.MaxBodyBytes, now: o.Now, log: o.Log, observe: o.Observe}
+	s := &Service{sources: o.Sources, catalog: o.Catalog, queue: o.Queue, maxBody: o.MaxBodyBytes, now: o.Now, log: o.Log, observe: o.Observe}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
@@ -134,7 +146,7 @@ func (s *Service) handle(ctx context.Context, req Request) Result {
 	if req.Method != http.MethodPost {
 		return refuse(http.StatusMethodNotAllowed, OutcomeMethod, "method "+req.Method+" not allowed; webhooks are POSTed")
 	}
-	src, ok := s.sources[req.Source]
+	src, ok := s.source(ctx, req.Source)
 	if !ok {
 		return refuse(http.StatusNotFound, OutcomeUnknownSource, "unknown source")
 	}
@@ -143,6 +155,13 @@ func (s *Service) handle(ctx context.Context, req Request) Result {
 	}
 	now := s.now()
 	ev, err := src.Verify(req.Headers, req.Body, now)
+	if err != nil && s.catalog != nil && isBadSignature(err) {
+		// The sender's secret may have rotated: verify once more against freshly
+		// read sources, if they changed.
+		if fresh, changed := s.catalog.SignatureFailed(ctx, req.Source); changed {
+			ev, err = fresh.Verify(req.Headers, req.Body, now)
+		}
+	}
 	if err != nil {
 		var verr *webhook.Error
 		if errors.As(err, &verr) {
@@ -186,6 +205,19 @@ func (s *Service) handle(ctx context.Context, req Request) Result {
 	}
 	// The body, {"id": ...}, is written by whoever answers: see serve.
 	return Result{Status: http.StatusAccepted, Outcome: OutcomeAccepted, ID: ev.ID, Type: ev.Type}
+}
+
+func (s *Service) source(ctx context.Context, name string) (*webhook.Source, bool) {
+	if s.catalog != nil {
+		return s.catalog.Source(ctx, name)
+	}
+	src, ok := s.sources[name]
+	return src, ok
+}
+
+func isBadSignature(err error) bool {
+	var verr *webhook.Error
+	return errors.As(err, &verr) && verr.Code == webhook.CodeBadSignature
 }
 
 // acceptedBody is the answer to an accepted webhook: {"id": id}, as encoding/json

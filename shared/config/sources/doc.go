@@ -4,8 +4,21 @@
 // verify nothing (the processor, the redrive function) do not link the verifier or
 // the Secrets Manager client.
 //
+// Load is strict (one invalid entry fails it); LoadSet and Catalog degrade: an
+// invalid entry is logged by name and reason and its route answers 404, while the
+// other sources work. Catalog is what the ingest function uses: it re-reads the
+// secret when a request finds the sources older than TENAZ_SOURCES_REFRESH_SECONDS
+// (seconds, default 300), and at once when a signature fails for a source (its
+// secret may have rotated), at most once per MinRefreshGap (10 s) for both causes;
+// a request within the interval makes no Secrets Manager call. The re-read happens
+// on the request that finds it due, so at most one request per interval pays one
+// GetSecretValue call (tens of milliseconds); a failed re-read keeps the sources in
+// hand and is retried no sooner than MinRefreshGap.
+//
 // Invariants:
-//   - Inline sources win over the secret; the secret is read once per call.
-//   - Every source is validated before any is returned; an error names the variable
-//     or the secret id, never a secret value.
+//   - Inline sources win over the secret and are never re-read; the secret is read
+//     once per call of Load or LoadSet.
+//   - Load validates every source before any is returned; LoadSet and Catalog fail
+//     only when the value cannot be read or is not a JSON object.
+//   - An error names the variable, the secret id or the entry, never a secret value.
 package sources

@@ -1,0 +1,98 @@
+package blob
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// S3API is the part of the S3 client the adapter uses.
+type S3API interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// metaSum is the object metadata key holding the body's hex SHA-256.
+const metaSum = "sha256"
+
+// S3 is a Store on one S3 bucket.
+type S3 struct {
+	api    S3API
+	bucket string
+}
+
+// NewS3 returns a store on bucket.
+func NewS3(api S3API, bucket string) *S3 { return &S3{api: api, bucket: bucket} }
+
+// Put implements Store: one PutObject with SSE-S3 and the SHA-256 as metadata.
+func (s *S3) Put(ctx context.Context, key, sum string, body []byte) error {
+	if err := checkKey("put", key); err != nil {
+		return err
+	}
+	if Sum(body) != sum {
+		return &Error{Op: "put", Key: key, Kind: ErrHashMismatch}
+	}
+	_, err := s.api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:               aws.String(s.bucket),
+		Key:                  aws.String(key),
+		Body:                 bytes.NewReader(body),
+		ContentLength:        aws.Int64(int64(len(body))),
+		ServerSideEncryption: types.ServerSideEncryptionAes256,
+		Metadata:             map[string]string{metaSum: sum},
+	})
+	if err != nil {
+		return classify("put", key, err)
+	}
+	return nil
+}
+
+// Get implements Store: one GetObject; the body read is checked against sum.
+func (s *S3) Get(ctx context.Context, key, sum string) ([]byte, error) {
+	if err := checkKey("get", key); err != nil {
+		return nil, err
+	}
+	out, err := s.api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, classify("get", key, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(out.Body)
+	if err != nil {
+		// A connection cut mid-body: reading again can succeed.
+		return nil, &Error{Op: "get", Key: key, retryable: true, Err: err}
+	}
+	if Sum(body) != sum {
+		return nil, &Error{Op: "get", Key: key, Kind: ErrHashMismatch}
+	}
+	return body, nil
+}
+
+// classify maps an SDK error to an *Error: a missing object or bucket and a
+// refused request are permanent; anything else (outage, throttle, 5xx, network) is
+// retryable.
+func classify(op, key string, err error) error {
+	var nsk *types.NoSuchKey
+	var nf *types.NotFound
+	if errors.As(err, &nsk) || errors.As(err, &nf) {
+		return &Error{Op: op, Key: key, Kind: ErrNotFound, Err: err}
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "NoSuchKey", "NotFound":
+			return &Error{Op: op, Key: key, Kind: ErrNotFound, Err: err}
+		case "NoSuchBucket", "AccessDenied", "InvalidRequest", "InvalidArgument", "InvalidBucketName", "KMS.DisabledException":
+			return &Error{Op: op, Key: key, Err: err}
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return &Error{Op: op, Key: key, Err: err}
+	}
+	return &Error{Op: op, Key: key, retryable: true, Err: err}
+}

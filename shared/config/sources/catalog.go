@@ -1,0 +1,145 @@
+package sources
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/webhook"
+)
+
+// Defaults of the catalog's refresh.
+const (
+	// DefaultRefresh is how old the sources may get before a request re-reads the
+	// secret: 300 s (TENAZ_SOURCES_REFRESH_SECONDS).
+	DefaultRefresh = 300 * time.Second
+	// MinRefreshGap is the least time between two reads of the secret caused by
+	// failed signatures or failed reads: 10 s. A flood of badly signed requests
+	// costs at most one Secrets Manager call per 10 s per container.
+	MinRefreshGap = 10 * time.Second
+)
+
+// Catalog serves the sources to ingest and keeps them fresh. Sources from
+// TENAZ_SOURCES are fixed; sources from the secret are re-read when a request
+// finds them older than the refresh interval, and at once (at most once per
+// MinRefreshGap) when a signature fails, as the sender's secret may have rotated.
+// A request within the interval makes no Secrets Manager call. A failed re-read
+// keeps the sources in hand and is logged.
+type Catalog struct {
+	secrets SecretGetter
+	id      string // "" for inline sources: nothing to refresh
+	refresh time.Duration
+	now     func() time.Time
+	log     *slog.Logger
+
+	mu        sync.Mutex
+	set       Set
+	loadedAt  time.Time // last successful read
+	triedAt   time.Time // last read attempted
+	reloading bool
+}
+
+// CatalogOptions configure NewCatalog.
+type CatalogOptions struct {
+	Getenv  config.Getenv
+	Secrets SecretGetter     // may be nil when TENAZ_SOURCES is set
+	Refresh time.Duration    // default DefaultRefresh
+	Now     func() time.Time // default time.Now
+	Log     *slog.Logger     // default slog.Default()
+}
+
+// NewCatalog reads the sources once. It fails only when nothing can be read;
+// invalid entries are logged (by name and reason) and answer 404.
+func NewCatalog(ctx context.Context, o CatalogOptions) (*Catalog, error) {
+	c := &Catalog{secrets: o.Secrets, refresh: o.Refresh, now: o.Now, log: o.Log}
+	if c.refresh <= 0 {
+		c.refresh = DefaultRefresh
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	set, err := LoadSet(ctx, o.Getenv, o.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(o.Getenv(config.EnvSources)) == "" {
+		c.id, _ = secretID(o.Getenv, o.Secrets)
+	}
+	c.set, c.loadedAt, c.triedAt = set, c.now(), c.now()
+	c.logInvalid(set)
+	return c, nil
+}
+
+// Len returns the number of valid sources.
+func (c *Catalog) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.set.Sources)
+}
+
+// Source returns the named source, re-reading the secret first when the sources
+// are older than the refresh interval.
+func (c *Catalog) Source(ctx context.Context, name string) (*webhook.Source, bool) {
+	c.mu.Lock()
+	stale := c.id != "" && c.now().Sub(c.loadedAt) >= c.refresh && c.now().Sub(c.triedAt) >= MinRefreshGap
+	c.mu.Unlock()
+	if stale {
+		c.reload(ctx)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.set.Sources[name]
+	return s, ok
+}
+
+// SignatureFailed re-reads the secret unless it was read less than MinRefreshGap
+// ago, and returns the named source afterwards with whether it changed.
+func (c *Catalog) SignatureFailed(ctx context.Context, name string) (*webhook.Source, bool) {
+	c.mu.Lock()
+	before := c.set.Sources[name]
+	due := c.id != "" && c.now().Sub(c.triedAt) >= MinRefreshGap
+	c.mu.Unlock()
+	if !due {
+		return before, false
+	}
+	c.reload(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	after := c.set.Sources[name]
+	return after, after != nil && after != before
+}
+
+// reload reads the secret unless a read is under way or was started less than
+// MinRefreshGap ago (checked again here: callers decide they are due outside the
+// lock, so two of them may race to this point).
+func (c *Catalog) reload(ctx context.Context) {
+	c.mu.Lock()
+	if c.reloading || c.now().Sub(c.triedAt) < MinRefreshGap {
+		c.mu.Unlock()
+		return
+	}
+	c.reloading, c.triedAt = true, c.now()
+	c.mu.Unlock()
+	set, err := readSecret(ctx, c.secrets, c.id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reloading = false
+	if err != nil {
+		c.log.WarnContext(ctx, "sources refresh failed; keeping the sources in hand", "error", err.Error())
+		return
+	}
+	c.set, c.loadedAt = set, c.now()
+	c.logInvalid(set)
+}
+
+func (c *Catalog) logInvalid(set Set) {
+	for name, err := range set.Invalid {
+		c.log.Error("invalid source: it answers 404 until fixed", "source", name, "error", err.Error())
+	}
+}

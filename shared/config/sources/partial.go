@@ -1,0 +1,120 @@
+package sources
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/webhook"
+)
+
+// Set is what one read of the sources gave: the valid sources, and the entries
+// that were refused with why (the reason names the entry, never a secret value).
+type Set struct {
+	Sources webhook.Sources
+	Invalid map[string]error
+}
+
+// LoadSet is Load that degrades: an invalid entry is put in Invalid and the others
+// are kept. It fails only when nothing can be read: no setting, an unreadable
+// secret, or a value that is not a JSON object.
+func LoadSet(ctx context.Context, getenv config.Getenv, secrets SecretGetter) (Set, error) {
+	if inline := strings.TrimSpace(getenv(config.EnvSources)); inline != "" {
+		s, err := parseSet([]byte(inline))
+		if err != nil {
+			return Set{}, fmt.Errorf("%s: %w", config.EnvSources, err)
+		}
+		return s, nil
+	}
+	id, err := secretID(getenv, secrets)
+	if err != nil {
+		return Set{}, err
+	}
+	return readSecret(ctx, secrets, id)
+}
+
+func secretID(getenv config.Getenv, secrets SecretGetter) (string, error) {
+	id := strings.TrimSpace(getenv(config.EnvSourcesSecretID))
+	if id == "" {
+		return "", fmt.Errorf("no webhook sources: set %s or %s", config.EnvSources, config.EnvSourcesSecretID)
+	}
+	if secrets == nil {
+		return "", errors.New("sources secret configured but no Secrets Manager client")
+	}
+	return id, nil
+}
+
+func readSecret(ctx context.Context, secrets SecretGetter, id string) (Set, error) {
+	out, err := secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		return Set{}, fmt.Errorf("read secret %s: %w", id, err)
+	}
+	var data []byte
+	switch {
+	case out.SecretString != nil:
+		data = []byte(*out.SecretString)
+	case out.SecretBinary != nil:
+		data = out.SecretBinary
+	default:
+		return Set{}, fmt.Errorf("secret %s has no value", id)
+	}
+	s, err := parseSet(data)
+	if err != nil {
+		return Set{}, fmt.Errorf("secret %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// parseSet splits the sources object into entries and validates each on its own
+// with webhook.ParseSources, so that one bad entry refuses only itself. An entry
+// defined twice is refused as a whole: which definition was meant is unknown.
+func parseSet(data []byte) (Set, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return Set{}, errors.New("sources: not a JSON object keyed by source name")
+	}
+	raw := map[string]json.RawMessage{}
+	set := Set{Sources: webhook.Sources{}, Invalid: map[string]error{}}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return Set{}, errors.New("sources: not valid JSON")
+		}
+		name := tok.(string)
+		var msg json.RawMessage
+		if err := dec.Decode(&msg); err != nil {
+			return Set{}, fmt.Errorf("source %q: not valid JSON", name)
+		}
+		if _, dup := raw[name]; dup {
+			set.Invalid[name] = fmt.Errorf("source %q: defined twice", name)
+		}
+		raw[name] = msg
+	}
+	if _, err := dec.Token(); err != nil {
+		return Set{}, errors.New("sources: not valid JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Set{}, errors.New("sources: data after the JSON object")
+	}
+	for name, msg := range raw {
+		if set.Invalid[name] != nil {
+			continue
+		}
+		key, _ := json.Marshal(name)
+		one, err := webhook.ParseSources(bytes.Join([][]byte{[]byte("{"), key, []byte(":"), msg, []byte("}")}, nil))
+		if err != nil {
+			set.Invalid[name] = err
+			continue
+		}
+		set.Sources[name] = one[name]
+	}
+	return set, nil
+}
