@@ -16,10 +16,15 @@ import (
 // from a header and headers has none. A missing id is derived from body and now, so the same
 // call gives the same id. Type headers (X-GitHub-Event, X-Shopify-Topic, a generic
 // typeHeader) are the caller's to set. Names are lower case. Sign serves tests, sample
-// generation and the send tool; Verify accepts what it produces.
+// generation and the send tool; Verify accepts what it produces. Public-key schemes
+// sign only when their first secret is a private key; mailgun signs inside the body
+// and needs SignBody.
 func (s *Source) Sign(headers map[string]string, body []byte, now time.Time) error {
 	if headers == nil {
 		return errors.New("sign " + s.name + ": headers map is nil")
+	}
+	if s.sp != nil {
+		return s.signSpec(headers, body, now)
 	}
 	ts := strconv.FormatInt(now.Unix(), 10)
 	m := s.ring.get()
