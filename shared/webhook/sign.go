@@ -38,14 +38,18 @@ func (s *Source) Sign(headers map[string]string, body []byte, now time.Time) err
 		headers[hSlackTimestamp] = ts
 		headers[hSlackSignature] = "v0=" + string(appendHex(nil, &d))
 	case kindStandard:
-		id := strings.TrimSpace(headers[hStdID])
+		hID, hTS, hSig := hStdID, hStdTimestamp, hStdSignature
+		if s.svix {
+			hID, hTS, hSig = hSvixID, hSvixTimestamp, hSvixSignature
+		}
+		id := strings.TrimSpace(headers[hID])
 		if id == "" {
 			id = "msg_" + derivedID(body, now)
-			headers[hStdID] = id
+			headers[hID] = id
 		}
 		d := s.ring.mac(m, 0, [4]string{id, ".", ts, "."}, body)
-		headers[hStdTimestamp] = ts
-		headers[hStdSignature] = "v1," + string(appendBase64(nil, &d))
+		headers[hTS] = ts
+		headers[hSig] = "v1," + string(appendBase64(nil, &d))
 	default:
 		if s.idHeader != "" && s.idField == "" && strings.TrimSpace(headers[s.idHeader]) == "" {
 			headers[s.idHeader] = uuidFormat(derivedID(body, now))

@@ -118,6 +118,7 @@ type Source struct {
 	keys    *keyset // sp's decoded secrets
 	url     string  // the configured public URL, for templates that sign {url}
 	keyBody bool    // the event id is the body's SHA-256 ("key": "body")
+	svix    bool    // kindStandard: Sign writes svix- headers (clerk, resend)
 }
 
 // Indexes into jsonQuery.keys.
@@ -313,6 +314,7 @@ func newSource(name string, c SourceConfig) (*Source, error) {
 		s.keep = []string{"x-slack-retry-num", "x-slack-retry-reason"}
 	case SchemeStandardWebhooks, SchemeClerk, SchemeResend:
 		s.kind, timestamped = kindStandard, true
+		s.svix = c.Scheme != SchemeStandardWebhooks
 		s.sigHeader, s.sigName = hStdSignature, "webhook-signature"
 		s.typeField = "type"
 		s.keep = []string{hStdID, hStdTimestamp, hSvixID, hSvixTimestamp}
@@ -385,6 +387,9 @@ func newSpecSource(s *Source, c SourceConfig) (*Source, error) {
 		p = f()
 	} else {
 		return nil, fmt.Errorf(`field "scheme": unknown scheme %q (want one of %s)`, c.Scheme, strings.Join(Presets(), ", "))
+	}
+	if p.tmpl == nil && (p.method == methodHMAC || p.method == methodEd25519 || p.method == methodECDSA) {
+		p.tmpl = tmpl("{body}")
 	}
 	s.sp, s.sigName, s.keep = p, p.sigName, p.keep
 	switch {
