@@ -125,14 +125,26 @@ func (s *Sender) Build(source, id string) (map[string]string, []byte, error) {
 		} else {
 			h[strings.ToLower(c.TypeHeader)] = "sample.created"
 		}
+	case "hmac":
+		body = map[string]any{"kind": "sample.created", "data": map[string]any{"id": id}}
 	default:
-		return nil, nil, fmt.Errorf("source %q: scheme %q has no sample", source, c.Scheme)
+		var raw []byte
+		var err error
+		if body, raw, err = presetSample(c.Scheme, id, now, h); err != nil {
+			return nil, nil, fmt.Errorf("source %q: %w", source, err)
+		}
+		if raw != nil {
+			if err := src.Sign(h, raw, now); err != nil {
+				return nil, nil, err
+			}
+			return h, raw, nil
+		}
 	}
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := src.Sign(h, raw, now); err != nil {
+	if raw, err = src.SignBody(h, raw, now); err != nil {
 		return nil, nil, err
 	}
 	return h, raw, nil
