@@ -1,10 +1,9 @@
 package webhook
 
 import (
-	"crypto/ecdsa"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/hmac"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -51,8 +50,10 @@ func (s *Source) signSpec(headers map[string]string, body []byte, now time.Time)
 		if s.keys.ecPriv == nil {
 			return errors.New("sign " + s.name + ": the first secret is a public key; signing needs the private key")
 		}
+		// A nil random source gives RFC 6979 deterministic signatures: the samples
+		// stay the same from one generation to the next.
 		var err error
-		if sig, err = ecdsa.SignASN1(rand.Reader, s.keys.ecPriv, msg32(msg)); err != nil {
+		if sig, err = s.keys.ecPriv.Sign(nil, msg32(msg), crypto.SHA256); err != nil {
 			return errors.New("sign " + s.name + ": ecdsa: " + err.Error())
 		}
 	default:
