@@ -202,7 +202,7 @@ func samples() []sample {
 		{Entry: Entry{File: "hubspot.json", Source: "hubspot", Status: 202, Type: "event_batch", Resign: true, Note: "X-HubSpot-Signature-v3 over method, URL, body and timestamp (ms); keyed on the body's SHA-256"},
 			sign: true, bodyKey: true, headers: map[string]string{"user-agent": "HubSpot Connect 2.0 (http://dev.hubspot.com/)"},
 			body: `[{"eventId":100,"subscriptionId":1,"portalId":62515,"appId":1,"occurredAt":1793534400000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeFlag":"CREATED","changeSource":"CRM"}]`},
-		{Entry: Entry{File: "linear.json", Source: "linear", Status: 202, ID: "234d1a4e-b617-4388-90fe-adc3633d6b72", Type: "Issue", Note: "Linear-Signature, HMAC-SHA256 of the body"},
+		{Entry: Entry{File: "linear.json", Source: "linear", Status: 202, ID: "234d1a4e-b617-4388-90fe-adc3633d6b72", Type: "Issue", Resign: true, Note: "Linear-Signature, HMAC-SHA256 of the body; webhookTimestamp in the body within 60 s"},
 			sign: true, headers: map[string]string{"linear-delivery": "234d1a4e-b617-4388-90fe-adc3633d6b72", "linear-event": "Issue", "user-agent": "Linear-Webhook"},
 			body: `{"action":"create","type":"Issue","webhookTimestamp":1793534400000,"webhookId":"wh_1","data":{"id":"2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9","title":"Sample"}}`},
 		{Entry: Entry{File: "intercom.json", Source: "intercom", Status: 202, ID: "notif_ccd8a4d0-tenaz-0001", Type: "conversation.user.created", Note: "X-Hub-Signature sha1=, HMAC-SHA1 of the body"},

@@ -22,8 +22,8 @@
 //     verification failure is an *Error whose Message is safe to send back, and a
 //     configuration error names the source, the field and the secret's index only.
 //   - Timestamp tolerance is 300 s either side of now unless the scheme's row in the
-//     README says otherwise (twitch 600, workos and calendly 180, sendgrid and
-//     mailgun not checked) or a source sets its own; exactly the tolerance passes.
+//     README says otherwise (twitch 600, workos and calendly 180, linear 60 on
+//     the body's webhookTimestamp, sendgrid and mailgun not checked) or a source sets its own; exactly the tolerance passes.
 //     Millisecond and RFC 3339 timestamps are compared in milliseconds.
 //   - A handshake (Slack url_verification, Zoom endpoint.url_validation, Twitch
 //     webhook_callback_verification, Discord PING) yields Event.Reply only after the

@@ -126,6 +126,7 @@ var presets = map[string]func() *spec{
 	// linear.app/developers/webhooks#securing-webhooks
 	SchemeLinear: func() *spec {
 		return &spec{sigHeader: "linear-signature", sigName: "Linear-Signature",
+			bodyTS: []string{"webhookTimestamp"}, unit: unitMillis, tolerance: 60,
 			idHeaders: []string{"linear-delivery"}, typeHeader: "linear-event",
 			keep: []string{"linear-delivery", "linear-event"}}
 	},

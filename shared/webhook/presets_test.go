@@ -65,7 +65,7 @@ func presetCases() []presetCase {
 			body: `[{"eventId":1,"subscriptionType":"contact.creation"}]`, typ: "event_batch", stale: true},
 		{scheme: SchemeLinear, secret: "lin_wh_secret", wrong: "lin_wh_other",
 			headers: map[string]string{"linear-delivery": "2d2b0b4c-1111-4000-8000-000000000001", "linear-event": "Issue"},
-			body:    `{"action":"create","type":"Issue","webhookTimestamp":1700000000000}`, id: "2d2b0b4c-1111-4000-8000-000000000001", typ: "Issue"},
+			body:    `{"action":"create","type":"Issue","webhookTimestamp":1700000000000}`, id: "2d2b0b4c-1111-4000-8000-000000000001", typ: "Issue", stale: true},
 		{scheme: SchemeIntercom, secret: "intercom-client-secret", wrong: "intercom-other",
 			body: `{"type":"notification_event","id":"notif_1","topic":"conversation.user.created"}`, id: "notif_1", typ: "conversation.user.created"},
 		{scheme: SchemeBitbucket, secret: "bb-secret", wrong: "bb-other",
@@ -246,6 +246,31 @@ func TestHandshakes(t *testing.T) {
 	}
 }
 
+// Linear's timestamp is in the signed body: it is checked once the signature matched,
+// within 60 s.
+func TestLinearBodyTimestamp(t *testing.T) {
+	src := source(t, config(SchemeLinear, []string{"l"}, nil))
+	hdr := map[string]string{"linear-event": "Issue", "linear-delivery": "d1"}
+	for _, c := range []struct {
+		body, code string
+	}{
+		{`{"type":"Issue","webhookTimestamp":1700000060000}`, ""},
+		{`{"type":"Issue","webhookTimestamp":1699999940000}`, ""},
+		{`{"type":"Issue","webhookTimestamp":1700000060001}`, CodeStaleTimestamp},
+		{`{"type":"Issue","webhookTimestamp":1699999939999}`, CodeStaleTimestamp},
+		{`{"type":"Issue","webhookTimestamp":"1700000000000"}`, CodeBadSignature},
+		{`{"type":"Issue","webhookTimestamp":1.7e12}`, CodeBadSignature},
+		{`{"type":"Issue"}`, CodeBadSignature},
+		{`[1]`, CodeMalformedJSON},
+	} {
+		h := signed(t, SchemeLinear, "l", nil, hdr, c.body, t0)
+		_, err := src.Verify(h, []byte(c.body), t0)
+		if (c.code == "") != (err == nil) || (err != nil && err.(*Error).Code != c.code) {
+			t.Errorf("%s: %v, want %q", c.body, err, c.code)
+		}
+	}
+}
+
 func TestPublicKeySourceCannotSign(t *testing.T) {
 	for _, c := range []struct{ scheme, pub string }{{SchemeDiscord, testEdPub}, {SchemeSendGrid, testECPub}} {
 		if err := source(t, config(c.scheme, []string{c.pub}, nil)).Sign(map[string]string{}, []byte(`{}`), t0); err == nil {
@@ -271,6 +296,7 @@ func TestKeyBody(t *testing.T) {
 		t.Errorf("a body replayed under a new delivery id got a new key: %q %q (%v %v)", ev1.ID, ev2.ID, err1, err2)
 	}
 	lin := source(t, config(SchemeLinear, []string{"l"}, map[string]any{"key": "body"}))
+	body = `{"type":"Issue","webhookTimestamp":1700000000000}`
 	h = signed(t, SchemeLinear, "l", nil, map[string]string{"linear-event": "Issue"}, body, t0)
 	if ev, err := lin.Verify(h, []byte(body), t0); err != nil || ev.ID != bodyKey([]byte(body)) {
 		t.Errorf("linear key body: %+v %v", ev, err)

@@ -17,8 +17,8 @@ import (
 // call gives the same id. Type headers (X-GitHub-Event, X-Shopify-Topic, a generic
 // typeHeader) are the caller's to set. Names are lower case. Sign serves tests, sample
 // generation and the send tool; Verify accepts what it produces. Public-key schemes
-// sign only when their first secret is a private key; mailgun signs inside the body
-// and needs SignBody.
+// sign only when their first secret is a private key; mailgun and linear need
+// SignBody, which also writes into the body.
 func (s *Source) Sign(headers map[string]string, body []byte, now time.Time) error {
 	if headers == nil {
 		return errors.New("sign " + s.name + ": headers map is nil")

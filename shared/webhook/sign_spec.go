@@ -90,16 +90,27 @@ func formatTime(now time.Time, u timeUnit) string {
 }
 
 // SignBody is Sign for every scheme, including those that sign inside the body
-// (mailgun): it returns the body to send, which is body itself for every other
-// scheme. A mailgun body must be a JSON object; its "signature" member is replaced
-// and the object is written again by encoding/json (members sorted by name).
+// (mailgun) or put their timestamp there (linear): it returns the body to send, which
+// is body itself for every other scheme. A mailgun or linear body must be a JSON
+// object; its "signature" member (mailgun) or "webhookTimestamp" (linear, set to now
+// in milliseconds) is replaced and the object is written again by encoding/json
+// (members sorted by name).
 func (s *Source) SignBody(headers map[string]string, body []byte, now time.Time) ([]byte, error) {
-	if s.sp == nil || s.sp.method != methodMailgun {
+	if s.sp == nil || (s.sp.method != methodMailgun && s.sp.bodyTS == nil) {
 		return body, s.Sign(headers, body, now)
 	}
 	var d map[string]json.RawMessage
 	if err := json.Unmarshal(body, &d); err != nil || d == nil {
 		return nil, errors.New("sign " + s.name + ": the body is not a JSON object")
+	}
+	if s.sp.bodyTS != nil {
+		// The timestamp is a top-level member (Linear's webhookTimestamp).
+		d[s.sp.bodyTS[0]] = json.RawMessage(strconv.FormatInt(now.UnixMilli(), 10))
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		return b, s.Sign(headers, b, now)
 	}
 	ts := strconv.FormatInt(now.Unix(), 10)
 	token := derivedID(body, now) + derivedID([]byte(ts), now)[:18]

@@ -192,7 +192,8 @@ type spec struct {
 
 	tmpl []part // signed content
 
-	tsHeader, tsName string // timestamp header (lower-case; display name), unless tsKey
+	tsHeader, tsName string   // timestamp header (lower-case; display name), unless tsKey
+	bodyTS           []string // or: a body member holding Unix milliseconds, checked once the signature matched (Linear)
 	unit             timeUnit
 	tolerance        int64 // seconds; 0 = the timestamp is signed but not checked
 

@@ -179,7 +179,7 @@ func (s *Source) verifySpec(headers map[string]string, body []byte, now time.Tim
 			return 0, errMissingSignature(p.tsName + " header is missing")
 		}
 	}
-	if p.hasTimestamp() {
+	if p.tsHeader != "" || p.tsKey != "" {
 		ms, ok := parseTime(sig.ts, p.unit)
 		if !ok {
 			name := p.tsName
@@ -216,10 +216,32 @@ func (s *Source) verifySpec(headers map[string]string, body []byte, now time.Tim
 		}
 	default:
 		if i := s.matchHMAC(msg, sig.sigs); i >= 0 {
+			if p.bodyTS != nil {
+				return i, s.checkBodyTime(body, now)
+			}
 			return i, nil
 		}
 	}
 	return 0, errBadSignature(p.sigName + " does not match: the body or the secret differs")
+}
+
+// checkBodyTime checks the signed timestamp a scheme puts in its body (Linear's
+// webhookTimestamp, Unix milliseconds), read only once the signature matched.
+func (s *Source) checkBodyTime(body []byte, now time.Time) *Error {
+	d, err := parseDoc(body)
+	if err != nil {
+		return err
+	}
+	name := strings.Join(s.sp.bodyTS, ".")
+	raw, ok := d.raw(s.sp.bodyTS)
+	if !ok || len(raw) == 0 || raw[0] < '0' || raw[0] > '9' {
+		return errBadSignature("body has no " + strconv.Quote(name) + " number")
+	}
+	ms, ok := parseTime(string(raw), unitMillis)
+	if !ok {
+		return errBadSignature("body " + strconv.Quote(name) + " is not a Unix time in milliseconds")
+	}
+	return s.checkSpecTime(ms, now)
 }
 
 // matchHMAC returns the index of the key whose HMAC of msg is one of sigs, or -1.
