@@ -9,6 +9,8 @@
 // where key is the secret (or the private key to sign, the public key to verify) and
 // now is Unix seconds. Output on stdout: {versions, results}, results[i] being
 //   {headers, body, by} for sign, {ok, error, by} for verify.
+import "@shopify/shopify-api/adapters/node";
+import { shopifyApi, ApiVersion, LogSeverity } from "@shopify/shopify-api";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -32,7 +34,7 @@ const { Paddle } = require("@paddle/paddle-node-sdk");
 const { WorkOS } = require("@workos-inc/node");
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const libs = ["stripe", "@octokit/webhooks-methods", "standardwebhooks", "svix", "discord-interactions", "tweetnacl",
+const libs = ["@shopify/shopify-api", "stripe", "@octokit/webhooks-methods", "standardwebhooks", "svix", "discord-interactions", "tweetnacl",
   "@sendgrid/eventwebhook", "twilio", "square", "@hubspot/api-client", "@paddle/paddle-node-sdk", "@linear/sdk", "@workos-inc/node"];
 const versions = Object.fromEntries(libs.map((l) =>
   [l, JSON.parse(fs.readFileSync(path.join(here, "node_modules", l, "package.json"), "utf8")).version]));
@@ -48,6 +50,8 @@ const params = (body) => {
 const stripe = Stripe("sk_test_signers_suite");
 const workos = new WorkOS("sk_test_signers_suite");
 const paddle = new Paddle("pdl_sdbx_apikey_signers_suite");
+const shopifyFor = (secret) => shopifyApi({ apiSecretKey: secret, apiKey: "signers", hostName: "hooks.example.com",
+  apiVersion: ApiVersion.October25, isEmbeddedApp: false, logger: { level: LogSeverity.Error, log: () => {} } });
 
 // Each scheme: sign(job) -> {headers, body}, verify(job) -> boolean (or throws), and
 // what signs and verifies.
@@ -62,11 +66,15 @@ const schemes = {
     sign: async (j) => ({ headers: { "x-hub-signature-256": await ghSign(j.key, j.body) } }),
     verify: (j) => ghVerify(j.key, j.body, j.headers["x-hub-signature-256"]),
   },
-  // shopify.dev/docs/apps/build/webhooks/subscribe/https#step-2-validate-the-origin-of-your-webhook-to-ensure-its-coming-from-shopify
+  // Signed as shopify.dev/docs/apps/build/webhooks/subscribe/https (validate the origin) shows: HMAC-SHA256 of the raw body, base64.
   shopify: {
-    by: "shopify.dev documented recipe (node:crypto)",
+    by: `documented recipe signs, ${v("@shopify/shopify-api")} (webhooks.validate, which also requires the topic, domain, API version and webhook id headers) verifies`,
     sign: (j) => ({ headers: { "x-shopify-hmac-sha256": hmac("sha256", j.key, j.body, "base64") } }),
-    verify: (j) => same(hmac("sha256", j.key, j.body, "base64"), j.headers["x-shopify-hmac-sha256"]),
+    verify: async (j) => {
+      const r = await shopifyFor(j.key).webhooks.validate({ rawBody: j.body, rawRequest: { headers: j.headers, method: "POST", url: "/" }, rawResponse: {} });
+      if (!r.valid) throw new Error("shopify: " + r.reason + (r.missingHeaders ? " " + r.missingHeaders.join(",") : ""));
+      return true;
+    },
   },
   "standard-webhooks": {
     by: v("standardwebhooks"),
