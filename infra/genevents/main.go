@@ -153,7 +153,7 @@ func samples() []sample {
 				"x-shopify-api-version": "2025-10", "x-shopify-event-id": "98880550-7158-44d4-b7cd-2c97c8a091b5", "x-shopify-triggered-at": "2026-11-01T12:00:00.000000Z", "user-agent": "Shopify-Captain-Hook"},
 			body: `{"id":820982911946154500,"email":"jon@example.com","total_price":"10.00"}`},
 		{Entry: Entry{File: "slack.json", Source: "slack", Status: 202, ID: "Ev08TENAZ0001", Type: "app_mention", Resign: true, Note: "valid X-Slack-Signature, Events API callback"},
-			sign: true, body: `{"token":"x","team_id":"T1","api_app_id":"A1","type":"event_callback","event_id":"Ev08TENAZ0001","event_time":1793534400,"event":{"type":"app_mention","user":"U1","text":"hi","channel":"C1"}}`},
+			sign: true, headers: map[string]string{"user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)"}, body: `{"token":"x","team_id":"T1","api_app_id":"A1","type":"event_callback","event_id":"Ev08TENAZ0001","event_time":1793534400,"event":{"type":"app_mention","user":"U1","text":"hi","channel":"C1"}}`},
 		{Entry: Entry{File: "slack-challenge.json", Source: "slack", Status: 200, Resign: true, Note: "url_verification: answered with the challenge, nothing enqueued"},
 			sign: true, body: `{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`},
 		{Entry: Entry{File: "standard-webhooks.json", Source: "standard-webhooks", Status: 202, ID: "msg_2TenazSample0001", Type: "invoice.paid", Resign: true, Note: "valid webhook-signature (Standard Webhooks)"},
