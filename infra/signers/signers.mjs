@@ -8,7 +8,8 @@
 //   {op: "sign"|"verify", scheme, key, body, headers, url, now}
 // where key is the secret (or the private key to sign, the public key to verify) and
 // now is Unix seconds. Output on stdout: {versions, results}, results[i] being
-//   {headers, body, by} for sign, {ok, error, by} for verify.
+//   {headers, body, by} for sign, {ok, error, reply, by} for verify (reply: the body a
+// library answering a handshake itself gives, so far Zoom's).
 import "@shopify/shopify-api/adapters/node";
 import { shopifyApi, ApiVersion, LogSeverity } from "@shopify/shopify-api";
 import crypto from "node:crypto";
@@ -19,6 +20,8 @@ import { fileURLToPath } from "node:url";
 
 import { sign as ghSign, verify as ghVerify } from "@octokit/webhooks-methods";
 import { LinearWebhookClient } from "@linear/sdk/webhooks";
+import { verifyWebhook as clerkVerifyWebhook } from "@clerk/backend/webhooks";
+import { AwsLambdaReceiver as ZoomLambdaReceiver } from "@zoom/rivet/meetings";
 
 const require = createRequire(import.meta.url);
 const Stripe = require("stripe");
@@ -32,10 +35,15 @@ const { WebhooksHelper } = require("square");
 const { Signature: HubSpotSignature } = require("@hubspot/api-client");
 const { Paddle } = require("@paddle/paddle-node-sdk");
 const { WorkOS } = require("@workos-inc/node");
+const { Resend } = require("resend");
+
+// Zoom's receiver logs every event with console.debug; stdout carries the results.
+console.debug = () => {};
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const libs = ["@shopify/shopify-api", "stripe", "@octokit/webhooks-methods", "standardwebhooks", "svix", "discord-interactions", "tweetnacl",
-  "@sendgrid/eventwebhook", "twilio", "square", "@hubspot/api-client", "@paddle/paddle-node-sdk", "@linear/sdk", "@workos-inc/node"];
+  "@sendgrid/eventwebhook", "twilio", "square", "@hubspot/api-client", "@paddle/paddle-node-sdk", "@linear/sdk", "@workos-inc/node",
+  "@zoom/rivet", "@clerk/backend", "resend"];
 const versions = Object.fromEntries(libs.map((l) =>
   [l, JSON.parse(fs.readFileSync(path.join(here, "node_modules", l, "package.json"), "utf8")).version]));
 const v = (l) => `${l}@${versions[l]}`;
@@ -136,11 +144,18 @@ const schemes = {
     sign: (j) => ({ headers: { authorization: "Basic " + Buffer.from(j.key).toString("base64") } }),
     verify: (j) => same("Basic " + Buffer.from(j.key).toString("base64"), j.headers.authorization || ""),
   },
-  // developers.zoom.us/docs/api/webhooks/#verify-webhook-events (the documented Node example)
+  // Signed as developers.zoom.us/docs/api/webhooks/#verify-webhook-events shows; verified
+  // by Zoom's Rivet SDK receiver for Lambda, which also answers endpoint.url_validation
+  // (its answer is in the result's reply).
   zoom: {
-    by: "developers.zoom.us documented recipe (node:crypto)",
+    by: `documented recipe signs, ${v("@zoom/rivet")} (AwsLambdaReceiver) verifies`,
     sign: (j) => ({ headers: { "x-zm-request-timestamp": String(j.now), "x-zm-signature": "v0=" + hmac("sha256", j.key, `v0:${j.now}:${j.body}`, "hex") } }),
-    verify: (j) => same("v0=" + hmac("sha256", j.key, `v0:${j.headers["x-zm-request-timestamp"]}:${j.body}`, "hex"), j.headers["x-zm-signature"]),
+    verify: async (j) => {
+      const handler = new ZoomLambdaReceiver({ webhooksSecretToken: j.key }).start();
+      const res = await handler({ body: j.body, headers: j.headers, isBase64Encoded: false }, {});
+      if (res.statusCode !== 200) throw new Error(`zoom: ${res.statusCode} ${res.body}`);
+      return { reply: res.body };
+    },
   },
   // dev.twitch.tv/docs/eventsub/handling-webhook-events/#verifying-the-event-message (the documented Node example)
   twitch: {
@@ -225,8 +240,18 @@ const schemes = {
     sign: (j) => ({ headers: { "typeform-signature": "sha256=" + hmac("sha256", j.key, j.body, "base64") } }),
     verify: (j) => same("sha256=" + hmac("sha256", j.key, j.body, "base64"), j.headers["typeform-signature"]),
   },
-  clerk: svixScheme(),
-  resend: svixScheme(),
+  clerk: {
+    by: `${v("svix")} signs, ${v("@clerk/backend")} (verifyWebhook) verifies`,
+    sign: svixScheme().sign,
+    verify: async (j) => !!(await clerkVerifyWebhook(new Request("https://hooks.example.com/webhooks/clerk", { method: "POST", headers: j.headers, body: j.body }),
+      { signingSecret: j.key })),
+  },
+  resend: {
+    by: `${v("svix")} signs, ${v("resend")} (webhooks.verify) verifies`,
+    sign: svixScheme().sign,
+    verify: (j) => !!new Resend("re_signers_suite").webhooks.verify({ payload: j.body, webhookSecret: j.key,
+      headers: { id: j.headers["svix-id"], timestamp: j.headers["svix-timestamp"], signature: j.headers["svix-signature"] } }),
+  },
   // documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks (the documented example)
   mailgun: {
     by: "documentation.mailgun.com documented recipe (node:crypto)",
@@ -261,7 +286,9 @@ async function run(job) {
       const r = await s.sign(job);
       return { headers: { ...job.headers, ...r.headers }, body: r.body ?? job.body, by: s.by };
     }
-    return { ok: (await s.verify(job)) === true, by: s.by };
+    const r = await s.verify(job);
+    if (r !== null && typeof r === "object") return { ok: true, reply: r.reply, by: s.by };
+    return { ok: r === true, by: s.by };
   } catch (e) {
     return { ok: false, error: String(e && e.message ? e.message : e), by: s.by };
   }

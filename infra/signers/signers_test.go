@@ -36,6 +36,7 @@ type result struct {
 	Body    string            `json:"body"`
 	OK      bool              `json:"ok"`
 	Error   string            `json:"error"`
+	Reply   string            `json:"reply"`
 	By      string            `json:"by"`
 }
 
@@ -222,6 +223,9 @@ func runJobs(t *testing.T, jobs []job) ([]result, map[string]string) {
 
 func runTool(t *testing.T, jobs []job, prog string, args ...string) output {
 	t.Helper()
+	if len(jobs) == 0 {
+		return output{}
+	}
 	in, _ := json.Marshal(jobs)
 	cmd := exec.Command(prog, args...)
 	cmd.Stdin = bytes.NewReader(in)
@@ -325,6 +329,32 @@ func wantCode(t *testing.T, what string, src *webhook.Source, h map[string]strin
 	if !errors.As(err, &e) || e.Code != code {
 		t.Errorf("%s: Verify error %v, want %s", what, err, code)
 	}
+}
+
+// Zoom's endpoint.url_validation: Tenaz answers exactly what Zoom's own SDK answers
+// for the same signed request.
+func TestZoomURLValidationMatchesTheSDK(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	p := preset{scheme: "zoom", secret: "signers-zoom"}
+	body := `{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680,"event":"endpoint.url_validation"}`
+	h := map[string]string{"content-type": "application/json"}
+	src := p.source(t, p.secret)
+	if err := src.Sign(h, []byte(body), now); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := src.Verify(h, []byte(body), now)
+	if err != nil || ev.Reply == nil {
+		t.Fatalf("Tenaz: %+v, %v", ev, err)
+	}
+	res, _ := runJobs(t, []job{{Op: "verify", Scheme: "zoom", Key: p.secret, Body: body, Headers: h, Now: now.Unix()}})
+	if !res[0].OK {
+		t.Fatalf("%s refused the request: %s", res[0].By, res[0].Error)
+	}
+	var ours, theirs map[string]string
+	if json.Unmarshal(ev.Reply.Body, &ours) != nil || json.Unmarshal([]byte(res[0].Reply), &theirs) != nil || !maps.Equal(ours, theirs) || len(ours) != 2 {
+		t.Fatalf("Tenaz answers %s, %s answers %s", ev.Reply.Body, res[0].By, res[0].Reply)
+	}
+	t.Logf("zoom url_validation: the same answer as %s", res[0].By)
 }
 
 // Every preset the webhook package offers is covered here.
