@@ -36,9 +36,9 @@ const DefaultToleranceSeconds = 300
 //
 // Its String method hides the secrets.
 type SourceConfig struct {
-	Scheme    string   `json:"scheme"`    // stripe | github | shopify | slack | standard-webhooks | hmac-sha256
+	Scheme    string   `json:"scheme"`    // one of Presets(): stripe, github, …, hmac-sha256, hmac, discord, …, mailgun
 	Secrets   []string `json:"secrets"`   // one or more (rotation); any may match; Sign uses the first
-	Tolerance int      `json:"tolerance"` // seconds either side of now; 0 means DefaultToleranceSeconds (300); stripe, slack and standard-webhooks only
+	Tolerance int      `json:"tolerance"` // seconds either side of now; 0 means the scheme's default (DefaultToleranceSeconds, 300, unless the README table says otherwise); schemes that sign a timestamp only
 	// hmac-sha256 (generic) only:
 	Header     string `json:"header"`     // signature header name, e.g. "X-Signature" (required)
 	Encoding   string `json:"encoding"`   // "hex" (default) or "base64" (standard alphabet)
