@@ -39,7 +39,7 @@ type SourceConfig struct {
 	Scheme    string   `json:"scheme"`    // one of Presets(): stripe, github, …, hmac-sha256, hmac, discord, …, mailgun
 	Secrets   []string `json:"secrets"`   // one or more (rotation); any may match; Sign uses the first
 	Tolerance int      `json:"tolerance"` // seconds either side of now; 0 means the scheme's default (DefaultToleranceSeconds, 300, unless the README table says otherwise); schemes that sign a timestamp only
-	// hmac-sha256 (generic) only:
+	// hmac-sha256 and hmac (the generic schemes) only:
 	Header     string `json:"header"`     // signature header name, e.g. "X-Signature" (required)
 	Encoding   string `json:"encoding"`   // "hex" (default) or "base64" (standard alphabet)
 	Prefix     string `json:"prefix"`     // optional, e.g. "sha256=", matched without regard to case
