@@ -419,3 +419,12 @@ func hmacHex(key, msg string) string {
 	m.Write([]byte(msg))
 	return hex.EncodeToString(m.Sum(nil))
 }
+
+func TestConfigStringHidesURLCredentials(t *testing.T) {
+	c := SourceConfig{Scheme: SchemeTwilio, Secrets: []string{"tok"}, URL: "https://user:pa55word@hooks.example.com/t?sig=q5ecret"}
+	for _, s := range []string{c.String(), c.GoString()} {
+		if strings.Contains(s, "pa55word") || strings.Contains(s, "q5ecret") || strings.Contains(s, "tok") || !strings.Contains(s, "hooks.example.com/t") {
+			t.Errorf("%s", s)
+		}
+	}
+}

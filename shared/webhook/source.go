@@ -65,7 +65,18 @@ func (c SourceConfig) String() string {
 	return fmt.Sprintf("{scheme:%s secrets:%d hidden tolerance:%d header:%s encoding:%s prefix:%s idHeader:%s idField:%s typeHeader:%s typeField:%s"+
 		" algorithm:%s keyEncoding:%s signed:%s signatureKey:%s timestampKey:%s timestampHeader:%s timestampUnit:%s key:%s url:%s}",
 		c.Scheme, len(c.Secrets), c.Tolerance, c.Header, c.Encoding, c.Prefix, c.IDHeader, c.IDField, c.TypeHeader, c.TypeField,
-		c.Algorithm, c.KeyEncoding, c.Signed, c.SignatureKey, c.TimestampKey, c.TimestampHeader, c.TimestampUnit, c.Key, c.URL)
+		c.Algorithm, c.KeyEncoding, c.Signed, c.SignatureKey, c.TimestampKey, c.TimestampHeader, c.TimestampUnit, c.Key, urlShown(c.URL))
+}
+
+// urlShown is a configured URL without what may be a secret: user information (a
+// URL may carry Basic credentials) and the query.
+func urlShown(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }
 
 // GoString describes c without its secrets, for %#v.
