@@ -6,9 +6,13 @@
 #   .tools/bin/   the pinned Go tools below, installed with `go install`
 #   /usr/bin/chromium  Debian's chromium package (apt-get), for the live view's browser
 #                 test, when it is missing
+#   infra/signers/node_modules/  the providers' webhook libraries pinned by
+#                 infra/signers/package-lock.json (`npm ci`), for the signers suite;
+#                 reinstalled only when the lock file changes
 #
 # Idempotent and quick when nothing changed. Downloads come only from PyPI (pip), the
-# Go module proxy (go install) and Debian's package archive (apt-get). Anything missing
+# Go module proxy (go install), the npm registry (npm ci) and Debian's package archive
+# (apt-get). Anything missing
 # or failing stops it with an error.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,13 +26,15 @@ go_tools=(
 
 # Programs the venv must provide once requirements-dev.txt is installed.
 venv_programs=(moto_server sam cfn-lint)
+# Python modules the venv must provide (the signers suite's slack_sdk).
+venv_modules=(slack_sdk)
 
 export SAM_CLI_TELEMETRY=0
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 die() { echo "setup: $*" >&2; exit 1; }
 
-for cmd in python3 go sha256sum; do
+for cmd in python3 go sha256sum node npm; do
   command -v "$cmd" >/dev/null || die "$cmd is required but not on PATH"
 done
 [ -f requirements-dev.txt ] || die "requirements-dev.txt not found in $root"
@@ -55,6 +61,19 @@ fi
 for prog in "${venv_programs[@]}"; do
   [ -x "$venv/bin/$prog" ] || die "$venv/bin/$prog missing after installing requirements-dev.txt"
 done
+for mod in "${venv_modules[@]}"; do
+  "$venv/bin/python" -c "import $mod" 2>/dev/null || die "python module $mod missing after installing requirements-dev.txt"
+done
+
+# --- npm: the providers' webhook libraries for the signers suite ---------------------
+signers=$root/infra/signers
+npm_stamp=$signers/node_modules/.lock.sha256
+npm_want=$(sha256sum "$signers/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$npm_stamp" 2>/dev/null)" != "$npm_want" ]; then
+  echo "setup: installing infra/signers/package-lock.json (npm ci)"
+  (cd "$signers" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in infra/signers failed"
+  echo "$npm_want" >"$npm_stamp"
+fi
 
 # --- Go tools ----------------------------------------------------------------------
 gobin=$root/.tools/bin
@@ -100,4 +119,4 @@ if [ ! -x "$chromium" ]; then
   [ -x "$chromium" ] || die "$chromium missing after installing the chromium package"
 fi
 
-echo "setup: ok (.venv, .tools/bin, $chromium)"
+echo "setup: ok (.venv, .tools/bin, infra/signers/node_modules, $chromium)"

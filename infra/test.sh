@@ -8,6 +8,9 @@
 #   integration  go test -tags integration -p 1 ./...: the AWS adapters on moto server
 #                and the end-to-end tests (bootstrap binaries under the Lambda Runtime
 #                Interface Emulator, on moto)
+#   signers      go test -tags signers ./infra/signers: every webhook preset against
+#                signatures made by the provider's own library (npm, PyPI; versions
+#                printed) or its documented recipe, in both directions
 #   template     sam validate --lint, cfn-lint, sam build
 #
 # SUITES="unit integration" runs a subset (default: all). A missing tool is an error,
@@ -18,7 +21,7 @@ cd "$root"
 export PATH="$root/.tools/bin:$PATH"
 export SAM_CLI_TELEMETRY=0
 FUZZTIME=${FUZZTIME:-5s}
-SUITES=${SUITES:-lint unit fuzz integration template}
+SUITES=${SUITES:-lint unit fuzz signers integration template}
 run_dir="$root/.run/test"
 rm -rf "$run_dir" && mkdir -p "$run_dir"
 
@@ -60,8 +63,10 @@ if has lint; then
   if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; ok=0; fi
   go vet ./... || ok=0
   go vet -tags integration ./... || ok=0
+  go vet -tags signers ./infra/signers/ || ok=0
   staticcheck ./... || ok=0
   staticcheck -tags integration ./... || ok=0
+  staticcheck -tags signers ./infra/signers/ || ok=0
   if [ $ok = 1 ]; then record lint ok "gofmt, vet, staticcheck clean"; else record lint FAIL "see above"; fi
 fi
 
@@ -114,6 +119,18 @@ if has fuzz; then
   done < <(grep -rnE '^func Fuzz[A-Za-z0-9_]*\(' --include='*_test.go' shared functions infra | sed -E 's/^([^:]+):[0-9]+:/\1:/')
   if [ $n = 0 ]; then record fuzz FAIL "no fuzz targets found"
   elif [ $ok = 1 ]; then record fuzz ok "$n targets, $FUZZTIME each"; else record fuzz FAIL "a target failed"; fi
+fi
+
+if has signers; then
+  note "signers: every preset against the providers' own signers"
+  log="$run_dir/signers.log"
+  go test -tags signers -count=1 -v ./infra/signers/ >"$log" 2>&1
+  rc=$?
+  # The libraries and their versions, and what signed and verified each preset.
+  grep -E 'libraries: |signers_test\.go:[0-9]+: [a-z0-9-]+: ' "$log" | sed -E 's/^\s*signers_test\.go:[0-9]+: //'
+  grep -E '^(ok|FAIL|panic|\s+\S+_test\.go)' "$log" | grep -vE 'libraries: |signers_test\.go:[0-9]+: [a-z0-9-]+: ' | tail -n 40
+  count_tests "$log"
+  if [ $rc = 0 ]; then record signers ok "$PASS passed"; else record signers FAIL "$PASS passed, $FAIL failed (log: $log)"; fi
 fi
 
 if has integration; then

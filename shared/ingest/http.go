@@ -73,7 +73,11 @@ func lowerKeys(m map[string]string) bool {
 var jsonHeaders = map[string]string{"content-type": "application/json"}
 
 func apiResponse(r Result) events.APIGatewayV2HTTPResponse {
-	return events.APIGatewayV2HTTPResponse{StatusCode: r.Status, Headers: jsonHeaders, Body: string(r.Body)}
+	h := jsonHeaders
+	if r.ContentType != "" {
+		h = map[string]string{"content-type": r.ContentType}
+	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: r.Status, Headers: h, Body: string(r.Body)}
 }
 
 // Handler serves POST /webhooks/{source} over net/http, for the local runner. It
@@ -97,7 +101,11 @@ func (s *Service) Handler() http.Handler {
 }
 
 func writeResult(w http.ResponseWriter, r Result) {
-	w.Header().Set("Content-Type", "application/json")
+	ct := r.ContentType
+	if ct == "" {
+		ct = "application/json"
+	}
+	w.Header().Set("Content-Type", ct)
 	w.WriteHeader(r.Status)
 	_, _ = w.Write(r.Body)
 }

@@ -90,12 +90,15 @@ type Request struct {
 
 // Result is the outcome of one request.
 type Result struct {
-	Status  int
-	Body    []byte // JSON
-	Outcome string // accepted, challenge, or the refusal code (bad_signature, …)
-	Source  string
-	ID      string
-	Type    string
+	Status int
+	Body   []byte // JSON, unless ContentType says otherwise
+	// ContentType of Body when it is not application/json (a handshake's answer, such
+	// as Twitch's text/plain challenge).
+	ContentType string
+	Outcome     string // accepted, challenge, or the refusal code (bad_signature, …)
+	Source      string
+	ID          string
+	Type        string
 }
 
 // Outcome codes besides the webhook package's verification codes.
@@ -169,9 +172,13 @@ func (s *Service) handle(ctx context.Context, req Request) Result {
 		}
 		return refuse(http.StatusUnauthorized, "bad_signature", "signature verification failed")
 	}
-	if ev.Challenge != "" {
-		body, _ := json.Marshal(map[string]string{"challenge": ev.Challenge})
-		return Result{Status: http.StatusOK, Body: body, Outcome: OutcomeChallenge}
+	if ev.Reply != nil {
+		// A provider's endpoint check, verified: answered here, never enqueued.
+		res := Result{Status: http.StatusOK, Body: ev.Reply.Body, Outcome: OutcomeChallenge, Type: ev.Type}
+		if ev.Reply.ContentType != "application/json" {
+			res.ContentType = ev.Reply.ContentType
+		}
+		return res
 	}
 
 	// Verify hands over a map of its own (or nil): the content type joins it.

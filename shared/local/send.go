@@ -99,15 +99,21 @@ func (s *Sender) Build(source, id string) (map[string]string, []byte, error) {
 	var body map[string]any
 	switch c.Scheme {
 	case "stripe":
+		h["user-agent"] = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
 		body = map[string]any{"id": id, "object": "event", "type": "payment_intent.succeeded", "created": now.Unix(),
 			"data": map[string]any{"object": map[string]any{"id": "pi_" + id, "amount": 2000, "currency": "usd"}}}
 	case "github":
-		h["x-github-delivery"], h["x-github-event"] = id, "push"
+		h["x-github-delivery"], h["x-github-event"], h["x-github-hook-id"] = id, "push", "42"
+		h["x-github-hook-installation-target-id"], h["x-github-hook-installation-target-type"] = "79929171", "repository"
+		h["user-agent"] = "GitHub-Hookshot/044aadd"
 		body = map[string]any{"ref": "refs/heads/main", "after": id}
 	case "shopify":
 		h["x-shopify-webhook-id"], h["x-shopify-topic"] = id, "orders/create"
+		h["x-shopify-shop-domain"], h["x-shopify-api-version"], h["x-shopify-event-id"] = "tenaz-demo.myshopify.com", "2025-10", "evt-"+id
+		h["x-shopify-triggered-at"], h["user-agent"] = now.UTC().Format(time.RFC3339Nano), "Shopify-Captain-Hook"
 		body = map[string]any{"id": 820982911946154508, "email": "jon@example.com", "note": id}
 	case "slack":
+		h["user-agent"] = "Slackbot 1.0 (+https://api.slack.com/robots)"
 		body = map[string]any{"type": "event_callback", "event_id": id, "event_time": now.Unix(),
 			"event": map[string]any{"type": "app_mention", "text": "hello", "channel": "C1"}}
 	case "standard-webhooks":
@@ -125,14 +131,26 @@ func (s *Sender) Build(source, id string) (map[string]string, []byte, error) {
 		} else {
 			h[strings.ToLower(c.TypeHeader)] = "sample.created"
 		}
+	case "hmac":
+		body = map[string]any{"kind": "sample.created", "data": map[string]any{"id": id}}
 	default:
-		return nil, nil, fmt.Errorf("source %q: scheme %q has no sample", source, c.Scheme)
+		var raw []byte
+		var err error
+		if body, raw, err = presetSample(c.Scheme, id, now, h); err != nil {
+			return nil, nil, fmt.Errorf("source %q: %w", source, err)
+		}
+		if raw != nil {
+			if err := src.Sign(h, raw, now); err != nil {
+				return nil, nil, err
+			}
+			return h, raw, nil
+		}
 	}
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := src.Sign(h, raw, now); err != nil {
+	if raw, err = src.SignBody(h, raw, now); err != nil {
 		return nil, nil, err
 	}
 	return h, raw, nil

@@ -10,6 +10,8 @@ const (
 	CodeMalformedJSON    = "malformed_json"    // 400: the body is not the JSON object the scheme needs
 	CodeMissingID        = "missing_id"        // 400: no event id where the scheme puts it
 	CodeMissingType      = "missing_type"      // 400: no event type where the scheme puts it
+	CodeInvalidID        = "invalid_id"        // 400: the event id is longer than MaxIDBytes or not printable ASCII without spaces
+	CodeInvalidType      = "invalid_type"      // 400: the event type is longer than MaxTypeBytes or not printable ASCII without spaces
 )
 
 // Error is every verification failure. Status is the HTTP status to answer; Message
@@ -46,4 +48,12 @@ func errMissingID(msg string) *Error {
 
 func errMissingType(msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeMissingType, Message: msg}
+}
+
+func errInvalidID(msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidID, Message: msg}
+}
+
+func errInvalidType(msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidType, Message: msg}
 }

@@ -70,6 +70,8 @@ var wantStatus = map[string]int{
 	CodeMalformedJSON:    http.StatusBadRequest,
 	CodeMissingID:        http.StatusBadRequest,
 	CodeMissingType:      http.StatusBadRequest,
+	CodeInvalidID:        http.StatusBadRequest,
+	CodeInvalidType:      http.StatusBadRequest,
 }
 
 var digestText = regexp.MustCompile(`[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=?`)

@@ -16,10 +16,15 @@ import (
 // from a header and headers has none. A missing id is derived from body and now, so the same
 // call gives the same id. Type headers (X-GitHub-Event, X-Shopify-Topic, a generic
 // typeHeader) are the caller's to set. Names are lower case. Sign serves tests, sample
-// generation and the send tool; Verify accepts what it produces.
+// generation and the send tool; Verify accepts what it produces. Public-key schemes
+// sign only when their first secret is a private key; mailgun and linear need
+// SignBody, which also writes into the body.
 func (s *Source) Sign(headers map[string]string, body []byte, now time.Time) error {
 	if headers == nil {
 		return errors.New("sign " + s.name + ": headers map is nil")
+	}
+	if s.sp != nil {
+		return s.signSpec(headers, body, now)
 	}
 	ts := strconv.FormatInt(now.Unix(), 10)
 	m := s.ring.get()
@@ -33,14 +38,18 @@ func (s *Source) Sign(headers map[string]string, body []byte, now time.Time) err
 		headers[hSlackTimestamp] = ts
 		headers[hSlackSignature] = "v0=" + string(appendHex(nil, &d))
 	case kindStandard:
-		id := strings.TrimSpace(headers[hStdID])
+		hID, hTS, hSig := hStdID, hStdTimestamp, hStdSignature
+		if s.svix {
+			hID, hTS, hSig = hSvixID, hSvixTimestamp, hSvixSignature
+		}
+		id := strings.TrimSpace(headers[hID])
 		if id == "" {
 			id = "msg_" + derivedID(body, now)
-			headers[hStdID] = id
+			headers[hID] = id
 		}
 		d := s.ring.mac(m, 0, [4]string{id, ".", ts, "."}, body)
-		headers[hStdTimestamp] = ts
-		headers[hStdSignature] = "v1," + string(appendBase64(nil, &d))
+		headers[hTS] = ts
+		headers[hSig] = "v1," + string(appendBase64(nil, &d))
 	default:
 		if s.idHeader != "" && s.idField == "" && strings.TrimSpace(headers[s.idHeader]) == "" {
 			headers[s.idHeader] = uuidFormat(derivedID(body, now))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,23 +36,47 @@ const DefaultToleranceSeconds = 300
 //
 // Its String method hides the secrets.
 type SourceConfig struct {
-	Scheme    string   `json:"scheme"`    // stripe | github | shopify | slack | standard-webhooks | hmac-sha256
+	Scheme    string   `json:"scheme"`    // one of Presets(): stripe, github, …, hmac-sha256, hmac, discord, …, mailgun
 	Secrets   []string `json:"secrets"`   // one or more (rotation); any may match; Sign uses the first
-	Tolerance int      `json:"tolerance"` // seconds either side of now; 0 means DefaultToleranceSeconds (300); stripe, slack and standard-webhooks only
-	// hmac-sha256 (generic) only:
+	Tolerance int      `json:"tolerance"` // seconds either side of now; 0 means the scheme's default (DefaultToleranceSeconds, 300, unless the README table says otherwise); schemes that sign a timestamp only
+	// hmac-sha256 and hmac (the generic schemes) only:
 	Header     string `json:"header"`     // signature header name, e.g. "X-Signature" (required)
 	Encoding   string `json:"encoding"`   // "hex" (default) or "base64" (standard alphabet)
 	Prefix     string `json:"prefix"`     // optional, e.g. "sha256=", matched without regard to case
 	IDHeader   string `json:"idHeader"`   // id from this header, or
 	IDField    string `json:"idField"`    // from this top-level JSON field (a string or a number)
 	TypeHeader string `json:"typeHeader"` // type from this header, or
-	TypeField  string `json:"typeField"`  // from this top-level JSON string field
+	TypeField  string `json:"typeField"`  // from this top-level JSON string field; for hmac, a dotted path into nested objects
+	// hmac (generic) only; hmac also takes the hmac-sha256 fields above:
+	Algorithm       string `json:"algorithm"`       // "sha256" (default), "sha1" or "sha512"
+	KeyEncoding     string `json:"keyEncoding"`     // how secrets become keys: "raw" (default), "hex", "base64" or "whsec" (whsec_<base64>)
+	Signed          string `json:"signed"`          // signed content, default "{body}"; variables {method} {url} {id} {timestamp} {body} {params}
+	SignatureKey    string `json:"signatureKey"`    // the header is key=value items split by "," or ";" and this key's items are signatures, e.g. "v1"
+	TimestampKey    string `json:"timestampKey"`    // with signatureKey: the item holding the timestamp, e.g. "t"
+	TimestampHeader string `json:"timestampHeader"` // or: the header holding the timestamp
+	TimestampUnit   string `json:"timestampUnit"`   // "s" (default) or "ms"
+	// Any scheme:
+	Key string `json:"key"` // idempotency key: "id" (default, the event id) or "body" (the body's SHA-256 in hex)
+	URL string `json:"url"` // the public URL the provider posts to, for schemes that sign it (twilio, square, hubspot-v3, hmac with {url})
 }
 
 // String describes c without its secrets.
 func (c SourceConfig) String() string {
-	return fmt.Sprintf("{scheme:%s secrets:%d hidden tolerance:%d header:%s encoding:%s prefix:%s idHeader:%s idField:%s typeHeader:%s typeField:%s}",
-		c.Scheme, len(c.Secrets), c.Tolerance, c.Header, c.Encoding, c.Prefix, c.IDHeader, c.IDField, c.TypeHeader, c.TypeField)
+	return fmt.Sprintf("{scheme:%s secrets:%d hidden tolerance:%d header:%s encoding:%s prefix:%s idHeader:%s idField:%s typeHeader:%s typeField:%s"+
+		" algorithm:%s keyEncoding:%s signed:%s signatureKey:%s timestampKey:%s timestampHeader:%s timestampUnit:%s key:%s url:%s}",
+		c.Scheme, len(c.Secrets), c.Tolerance, c.Header, c.Encoding, c.Prefix, c.IDHeader, c.IDField, c.TypeHeader, c.TypeField,
+		c.Algorithm, c.KeyEncoding, c.Signed, c.SignatureKey, c.TimestampKey, c.TimestampHeader, c.TimestampUnit, c.Key, urlShown(c.URL))
+}
+
+// urlShown is a configured URL without what may be a secret: user information (a
+// URL may carry Basic credentials) and the query.
+func urlShown(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }
 
 // GoString describes c without its secrets, for %#v.
@@ -99,6 +124,12 @@ type Source struct {
 	query jsonQuery // members read from the body
 	json  jsonRule
 	keep  []string // lower-case header names copied to Event.Headers
+
+	sp      *spec   // a preset or the generic hmac scheme; nil for the six original schemes
+	keys    *keyset // sp's decoded secrets
+	url     string  // the configured public URL, for templates that sign {url}
+	keyBody bool    // the event id is the body's SHA-256 ("key": "body")
+	svix    bool    // kindStandard: Sign writes svix- headers (clerk, resend)
 }
 
 // Indexes into jsonQuery.keys.
@@ -292,8 +323,9 @@ func newSource(name string, c SourceConfig) (*Source, error) {
 		s.query.keys[qChallenge] = "challenge"
 		s.query.obj, s.query.inner[0] = "event", "type"
 		s.keep = []string{"x-slack-retry-num", "x-slack-retry-reason"}
-	case SchemeStandardWebhooks:
+	case SchemeStandardWebhooks, SchemeClerk, SchemeResend:
 		s.kind, timestamped = kindStandard, true
+		s.svix = c.Scheme != SchemeStandardWebhooks
 		s.sigHeader, s.sigName = hStdSignature, "webhook-signature"
 		s.typeField = "type"
 		s.keep = []string{hStdID, hStdTimestamp, hSvixID, hSvixTimestamp}
@@ -304,7 +336,7 @@ func newSource(name string, c SourceConfig) (*Source, error) {
 	case "":
 		return nil, errors.New(`field "scheme" is required`)
 	default:
-		return nil, fmt.Errorf(`field "scheme": unknown scheme %q (want stripe, github, shopify, slack, standard-webhooks or hmac-sha256)`, c.Scheme)
+		return newSpecSource(s, c)
 	}
 	s.query.keys[qID], s.query.keys[qType] = s.idField, s.typeField
 
@@ -319,26 +351,112 @@ func newSource(name string, c SourceConfig) (*Source, error) {
 		s.tolerance = int64(c.Tolerance)
 	}
 
-	keys, err := decodeSecrets(c.Scheme, c.Secrets)
+	keys, err := decodeSecrets(s.kind == kindStandard, c.Secrets)
 	if err != nil {
 		return nil, err
 	}
 	s.ring = newKeyring(keys)
+	if err := s.setCommon(c, false); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// setCommon applies the fields every scheme takes: key and url.
+func (s *Source) setCommon(c SourceConfig, signsURL bool) error {
+	switch c.Key {
+	case "", "id":
+	case "body":
+		s.keyBody = true
+	default:
+		return fmt.Errorf(`field "key": %q is not id or body`, c.Key)
+	}
+	switch {
+	case c.URL != "" && !signsURL:
+		return fmt.Errorf(`field "url": scheme %s signs no URL`, c.Scheme)
+	case c.URL == "" && signsURL:
+		return fmt.Errorf(`field "url" is required: scheme %s signs the public URL the provider posts to`, c.Scheme)
+	case signsURL:
+		u, err := url.Parse(c.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return errors.New(`field "url" must be an absolute http or https URL`)
+		}
+		s.url = c.URL
+	}
+	return nil
+}
+
+// newSpecSource finishes a source whose scheme is a preset or the generic hmac.
+func newSpecSource(s *Source, c SourceConfig) (*Source, error) {
+	var p *spec
+	if c.Scheme == SchemeHMAC {
+		var err error
+		if p, err = genericSpec(c); err != nil {
+			return nil, err
+		}
+	} else if f, ok := presets[c.Scheme]; ok {
+		p = f()
+	} else {
+		return nil, fmt.Errorf(`field "scheme": unknown scheme %q (want one of %s)`, c.Scheme, strings.Join(Presets(), ", "))
+	}
+	if p.tmpl == nil && (p.method == methodHMAC || p.method == methodEd25519 || p.method == methodECDSA) {
+		p.tmpl = tmpl("{body}")
+	}
+	s.sp, s.sigName, s.keep = p, p.sigName, p.keep
+	switch {
+	case c.Tolerance < 0:
+		return nil, errors.New(`field "tolerance" must not be negative (seconds)`)
+	case c.Tolerance > 0 && !p.hasTimestamp():
+		return nil, fmt.Errorf(`field "tolerance": scheme %s signs no timestamp`, c.Scheme)
+	case c.Tolerance > 0:
+		s.tolerance = int64(c.Tolerance)
+	default:
+		s.tolerance = p.tolerance
+	}
+	if len(c.Secrets) == 0 {
+		return nil, errors.New(`field "secrets" needs at least one secret`)
+	}
+	for i, sec := range c.Secrets {
+		switch {
+		case sec == "":
+			return nil, fmt.Errorf(`field "secrets": secrets[%d] is empty`, i)
+		case strings.TrimSpace(sec) != sec:
+			return nil, fmt.Errorf(`field "secrets": secrets[%d] has leading or trailing white space`, i)
+		}
+	}
+	keys, err := decodeKeys(p, c.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	s.keys = keys
+	if err := s.setCommon(c, p.needURL); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
 // checkGenericFields refuses the hmac-sha256 settings on another scheme: they would be
 // silently ignored.
 func checkGenericFields(c SourceConfig) error {
-	if c.Scheme == SchemeHMACSHA256 {
+	if c.Scheme == SchemeHMAC {
 		return nil
 	}
+	if c.Scheme != SchemeHMACSHA256 {
+		for _, f := range []struct{ name, value string }{
+			{"header", c.Header}, {"encoding", c.Encoding}, {"prefix", c.Prefix},
+			{"idHeader", c.IDHeader}, {"idField", c.IDField}, {"typeHeader", c.TypeHeader}, {"typeField", c.TypeField},
+		} {
+			if f.value != "" {
+				return fmt.Errorf("field %q applies to schemes hmac-sha256 and hmac only", f.name)
+			}
+		}
+	}
 	for _, f := range []struct{ name, value string }{
-		{"header", c.Header}, {"encoding", c.Encoding}, {"prefix", c.Prefix},
-		{"idHeader", c.IDHeader}, {"idField", c.IDField}, {"typeHeader", c.TypeHeader}, {"typeField", c.TypeField},
+		{"algorithm", c.Algorithm}, {"keyEncoding", c.KeyEncoding}, {"signed", c.Signed}, {"signatureKey", c.SignatureKey},
+		{"timestampKey", c.TimestampKey}, {"timestampHeader", c.TimestampHeader}, {"timestampUnit", c.TimestampUnit},
 	} {
 		if f.value != "" {
-			return fmt.Errorf("field %q applies to scheme hmac-sha256 only", f.name)
+			return fmt.Errorf("field %q applies to scheme hmac only", f.name)
 		}
 	}
 	return nil
@@ -395,7 +513,7 @@ func isToken(h string) bool {
 
 // decodeSecrets turns the configured secrets into HMAC keys. Errors give the secret's
 // index, never its text.
-func decodeSecrets(scheme string, secrets []string) ([][]byte, error) {
+func decodeSecrets(whsec bool, secrets []string) ([][]byte, error) {
 	if len(secrets) == 0 {
 		return nil, errors.New(`field "secrets" needs at least one secret`)
 	}
@@ -407,7 +525,7 @@ func decodeSecrets(scheme string, secrets []string) ([][]byte, error) {
 		case strings.TrimSpace(sec) != sec:
 			return nil, fmt.Errorf(`field "secrets": secrets[%d] has leading or trailing white space`, i)
 		}
-		if scheme != SchemeStandardWebhooks {
+		if !whsec {
 			// Stripe keys with the whole string, whsec_ included; the others with the
 			// secret's bytes as given.
 			keys[i] = []byte(sec)

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -9,9 +10,13 @@ import (
 // Event is what a verified webhook yields.
 type Event struct {
 	ID, Type string
-	// Challenge is set for a Slack url_verification request: the ingest answers it
-	// itself and enqueues nothing. ID is empty then.
+	// Challenge is set for a Slack url_verification request. ID is empty then, and
+	// Reply holds the answer.
 	Challenge string
+	// Reply is set for a provider's endpoint check (Slack url_verification, Zoom
+	// endpoint.url_validation, Twitch webhook_callback_verification, Discord PING):
+	// the ingest answers it at once and enqueues nothing. ID is empty then.
+	Reply *Reply
 	// Headers are the provider headers worth keeping on the envelope (lower-case
 	// names), never a signature header; nil when there are none. Each Verify makes
 	// a new map, which the caller may change.
@@ -23,14 +28,41 @@ type Event struct {
 // now is the clock the timestamp tolerance is measured against. Every failure is an
 // *Error. Nothing in the body is read before the signature matched.
 func (s *Source) Verify(headers map[string]string, body []byte, now time.Time) (Event, error) {
-	if err := s.verify(headers, body, now); err != nil {
-		return Event{}, err
+	var ev Event
+	if s.sp != nil {
+		key, err := s.verifySpec(headers, body, now)
+		if err != nil {
+			return Event{}, err
+		}
+		if ev, err = s.extractSpec(headers, body, key); err != nil {
+			return Event{}, err
+		}
+	} else {
+		if err := s.verify(headers, body, now); err != nil {
+			return Event{}, err
+		}
+		var err *Error
+		if ev, err = s.extract(headers, body); err != nil {
+			return Event{}, err
+		}
 	}
-	ev, err := s.extract(headers, body)
-	if err != nil {
+	if ev.Reply != nil {
+		return ev, nil
+	}
+	if s.keyBody {
+		ev.ID = bodyKey(body)
+	}
+	if err := checkEvent(&ev); err != nil {
 		return Event{}, err
 	}
 	return ev, nil
+}
+
+// Reply is the answer to a provider's endpoint check: status 200, this content type
+// and body.
+type Reply struct {
+	ContentType string
+	Body        []byte
 }
 
 // verify checks the signature headers against body.
@@ -173,12 +205,15 @@ func (s *Source) extract(headers map[string]string, body []byte) (Event, *Error)
 			if c == "" {
 				return Event{}, errMalformed(`url_verification without a "challenge" string`)
 			}
-			return Event{Type: slackURLVerification, Challenge: c}, nil
+			b, _ := json.Marshal(map[string]string{"challenge": c})
+			return Event{Type: slackURLVerification, Challenge: c, Reply: &Reply{ContentType: "application/json", Body: b}}, nil
 		}
 	}
 
 	var ev Event
-	if s.kind == kindStandard {
+	if s.keyBody {
+		ev.ID = "-" // Verify replaces it with the body's hash
+	} else if s.kind == kindStandard {
 		ev.ID = standardHeaders(headers).id
 	} else {
 		ev.ID = s.pick(headers, s.idHeader, s.idField, &r.vals[qID], body, s.idNumber)

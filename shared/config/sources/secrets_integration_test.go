@@ -30,7 +30,7 @@ func TestIntegrationSourcesFromSecretsManager(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
-		if len(s) != 6 || s["stripe"] == nil || s["acme"].Scheme() != "hmac-sha256" {
+		if len(s) != len(samples.Sources(t)) || s["stripe"] == nil || s["acme"].Scheme() != "hmac-sha256" {
 			t.Fatalf("%s: sources %v", id, s)
 		}
 	}

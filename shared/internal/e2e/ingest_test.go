@@ -108,7 +108,7 @@ func TestE2EIngestSamples(t *testing.T) {
 	}
 	sort.Strings(wantIDs)
 	sort.Strings(gotIDs)
-	if fmt.Sprint(gotIDs) != fmt.Sprint(wantIDs) || len(wantIDs) != 6 {
+	if fmt.Sprint(gotIDs) != fmt.Sprint(wantIDs) || len(wantIDs) < 6 {
 		t.Fatalf("queue holds %v, want each of %v exactly once", gotIDs, wantIDs)
 	}
 }

@@ -96,9 +96,10 @@ func (s Sample) AtNow(t testing.TB, sources webhook.Sources, now time.Time) even
 	for k, v := range ev.Headers {
 		h[k] = v
 	}
-	if err := src.Sign(h, []byte(ev.Body), now); err != nil {
+	body, err := src.SignBody(h, []byte(ev.Body), now)
+	if err != nil {
 		t.Fatal(err)
 	}
-	ev.Headers = h
+	ev.Headers, ev.Body = h, string(body)
 	return ev
 }
