@@ -227,11 +227,11 @@ func (p *pipeline) wire(ctx context.Context) {
 		DeadLetter: queue.NewSQS(sqsClient, p.dlqURL),
 		Settings: processor.Settings{MaxAttempts: pcfg.MaxAttempts, RetryBase: pcfg.RetryBase, RetryMax: pcfg.RetryMax,
 			Concurrency: pcfg.Concurrency, DeadlineMargin: pcfg.DeadlineMargin, DeferMax: pcfg.DeferMax, RefundMaxReceives: pcfg.RefundMaxReceives},
-		Log:        plog,
-		Metrics:    &p.logs,
-		Breakers:   breaker.New(breakerstore.New(p.breakerTable, breakerDDB, breakerstore.Options{}), set),
-		Attempts:   store,
-		Observe:    p.observe,
+		Log:      plog,
+		Metrics:  &p.logs,
+		Breakers: breaker.New(breakerstore.New(p.breakerTable, breakerDDB, breakerstore.Options{}), set),
+		Attempts: store,
+		Observe:  p.observe,
 	})
 
 	// functions/redrive
