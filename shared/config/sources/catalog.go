@@ -29,11 +29,12 @@ const (
 // A request within the interval makes no Secrets Manager call. A failed re-read
 // keeps the sources in hand and is logged.
 type Catalog struct {
-	secrets SecretGetter
-	id      string // "" for inline sources: nothing to refresh
-	refresh time.Duration
-	now     func() time.Time
-	log     *slog.Logger
+	getenv    config.Getenv
+	secrets   SecretGetter
+	refreshes bool // false for inline sources: nothing to refresh
+	refresh   time.Duration
+	now       func() time.Time
+	log       *slog.Logger
 
 	mu        sync.Mutex
 	set       Set
@@ -68,9 +69,8 @@ func NewCatalog(ctx context.Context, o CatalogOptions) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(o.Getenv(config.EnvSources)) == "" {
-		c.id, _ = secretID(o.Getenv, o.Secrets)
-	}
+	c.getenv = o.Getenv
+	c.refreshes = strings.TrimSpace(o.Getenv(config.EnvSources)) == ""
 	c.set, c.loadedAt, c.triedAt = set, c.now(), c.now()
 	c.logInvalid(set)
 	return c, nil
@@ -87,7 +87,7 @@ func (c *Catalog) Len() int {
 // are older than the refresh interval.
 func (c *Catalog) Source(ctx context.Context, name string) (*webhook.Source, bool) {
 	c.mu.Lock()
-	stale := c.id != "" && c.now().Sub(c.loadedAt) >= c.refresh && c.now().Sub(c.triedAt) >= MinRefreshGap
+	stale := c.refreshes && c.now().Sub(c.loadedAt) >= c.refresh && c.now().Sub(c.triedAt) >= MinRefreshGap
 	c.mu.Unlock()
 	if stale {
 		c.reload(ctx)
@@ -103,7 +103,7 @@ func (c *Catalog) Source(ctx context.Context, name string) (*webhook.Source, boo
 func (c *Catalog) SignatureFailed(ctx context.Context, name string) (*webhook.Source, bool) {
 	c.mu.Lock()
 	before := c.set.Sources[name]
-	due := c.id != "" && c.now().Sub(c.triedAt) >= MinRefreshGap
+	due := c.refreshes && c.now().Sub(c.triedAt) >= MinRefreshGap
 	c.mu.Unlock()
 	if !due {
 		return before, false
@@ -126,7 +126,7 @@ func (c *Catalog) reload(ctx context.Context) {
 	}
 	c.reloading, c.triedAt = true, c.now()
 	c.mu.Unlock()
-	set, err := readSecret(ctx, c.secrets, c.id)
+	set, err := LoadSet(ctx, c.getenv, c.secrets)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reloading = false

@@ -7,10 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/webhook"
@@ -27,48 +23,13 @@ type Set struct {
 // are kept. It fails only when nothing can be read: no setting, an unreadable
 // secret, or a value that is not a JSON object.
 func LoadSet(ctx context.Context, getenv config.Getenv, secrets SecretGetter) (Set, error) {
-	if inline := strings.TrimSpace(getenv(config.EnvSources)); inline != "" {
-		s, err := parseSet([]byte(inline))
-		if err != nil {
-			return Set{}, fmt.Errorf("%s: %w", config.EnvSources, err)
-		}
-		return s, nil
-	}
-	id, err := secretID(getenv, secrets)
+	data, where, err := read(ctx, getenv, secrets)
 	if err != nil {
 		return Set{}, err
 	}
-	return readSecret(ctx, secrets, id)
-}
-
-func secretID(getenv config.Getenv, secrets SecretGetter) (string, error) {
-	id := strings.TrimSpace(getenv(config.EnvSourcesSecretID))
-	if id == "" {
-		return "", fmt.Errorf("no webhook sources: set %s or %s", config.EnvSources, config.EnvSourcesSecretID)
-	}
-	if secrets == nil {
-		return "", errors.New("sources secret configured but no Secrets Manager client")
-	}
-	return id, nil
-}
-
-func readSecret(ctx context.Context, secrets SecretGetter, id string) (Set, error) {
-	out, err := secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-	if err != nil {
-		return Set{}, fmt.Errorf("read secret %s: %w", id, err)
-	}
-	var data []byte
-	switch {
-	case out.SecretString != nil:
-		data = []byte(*out.SecretString)
-	case out.SecretBinary != nil:
-		data = out.SecretBinary
-	default:
-		return Set{}, fmt.Errorf("secret %s has no value", id)
-	}
 	s, err := parseSet(data)
 	if err != nil {
-		return Set{}, fmt.Errorf("secret %s: %w", id, err)
+		return Set{}, fmt.Errorf("%s: %w", where, err)
 	}
 	return s, nil
 }
