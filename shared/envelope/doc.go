@@ -5,6 +5,12 @@
 //   - The body is carried byte for byte as it was received. A body that is valid UTF-8
 //     travels as a JSON string; any other body travels base64-encoded with
 //     "bodyEncoding": "base64". Decode always gives back the original bytes.
+//   - A body too large to travel inline is held in the claim-check store (package
+//     blob): the message is then version 2, with "bodyRef" (the store key) and
+//     "bodySha256" (the body's hex SHA-256) instead of "body", and Decode gives an
+//     Envelope whose Stored reports true and whose Body is empty until the reader
+//     loads it. Version 1 never carries a reference and version 2 never a body; a
+//     reader that knows only version 1 refuses a version 2 message as undecodable.
 //   - The idempotency key is Source + ":" + ID, where ID is the provider's event id
 //     (Stripe evt_…, X-GitHub-Delivery, webhook-id, …). It never depends on the SQS
 //     message id, which changes when SQS or an operator redrives a message.

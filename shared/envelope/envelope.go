@@ -9,8 +9,15 @@ import (
 	"unicode/utf8"
 )
 
-// Version is the envelope format this code writes and reads.
-const Version = 1
+// Versions of the envelope format. Version 1 carries the body inline; version 2
+// carries a reference to a body held in the claim-check store (BodyRef and
+// BodySHA256) and no body. Ref messages get their own version so that a reader that
+// knows only version 1 refuses them as undecodable (a dead letter a replay recovers)
+// instead of handing a destination an empty body.
+const (
+	Version    = 1
+	VersionRef = 2
+)
 
 // Message attribute names Tenaz sets on every queue message, so that operators and
 // tools can filter without decoding the body.
@@ -31,7 +38,15 @@ type Envelope struct {
 	ReceivedAt time.Time         // when ingest accepted it (UTC)
 	Headers    map[string]string // selected provider headers, lower-case names
 	Body       []byte            // the raw body exactly as received
+	// BodyRef, when set, is the claim-check store key of a body too large to travel
+	// inline (blob.Key), and BodySHA256 its hex SHA-256. The message then carries no
+	// body: Body is empty until the reader loads it (blob.Load).
+	BodyRef    string
+	BodySHA256 string
 }
+
+// Stored reports whether e's body is held in the claim-check store.
+func (e *Envelope) Stored() bool { return e.BodyRef != "" }
 
 // Key is the idempotency key: source + ":" + provider id.
 func (e *Envelope) Key() string { return e.Source + ":" + e.ID }
@@ -52,6 +67,8 @@ type wire struct {
 	Headers      map[string]string `json:"headers,omitempty"`
 	Body         string            `json:"body"`
 	BodyEncoding string            `json:"bodyEncoding,omitempty"`
+	BodyRef      string            `json:"bodyRef,omitempty"`
+	BodySHA256   string            `json:"bodySha256,omitempty"`
 }
 
 const encodingBase64 = "base64"
@@ -71,7 +88,9 @@ func Encode(e *Envelope) ([]byte, error) {
 		ReceivedAt: e.ReceivedAt.UTC(),
 		Headers:    e.Headers,
 	}
-	if utf8.Valid(e.Body) {
+	if e.Stored() {
+		w.V, w.BodyRef, w.BodySHA256 = VersionRef, e.BodyRef, e.BodySHA256
+	} else if utf8.Valid(e.Body) {
 		w.Body = string(e.Body)
 	} else {
 		w.Body = base64.StdEncoding.EncodeToString(e.Body)
@@ -90,8 +109,15 @@ func Decode(data []byte) (*Envelope, error) {
 	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if w.V != Version {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrInvalid, w.V, Version)
+	switch {
+	case w.V != Version && w.V != VersionRef:
+		return nil, fmt.Errorf("%w: version %d, want %d or %d", ErrInvalid, w.V, Version, VersionRef)
+	case w.V == Version && (w.BodyRef != "" || w.BodySHA256 != ""):
+		return nil, fmt.Errorf("%w: version %d with a body reference", ErrInvalid, w.V)
+	case w.V == VersionRef && w.BodyRef == "":
+		return nil, fmt.Errorf("%w: version %d without a body reference", ErrInvalid, w.V)
+	case w.V == VersionRef && (w.Body != "" || w.BodyEncoding != ""):
+		return nil, fmt.Errorf("%w: version %d with an inline body", ErrInvalid, w.V)
 	}
 	e := &Envelope{
 		Source:     w.Source,
@@ -99,6 +125,8 @@ func Decode(data []byte) (*Envelope, error) {
 		Type:       w.Type,
 		ReceivedAt: w.ReceivedAt,
 		Headers:    w.Headers,
+		BodyRef:    w.BodyRef,
+		BodySHA256: w.BodySHA256,
 	}
 	switch w.BodyEncoding {
 	case "":
@@ -129,6 +157,23 @@ func (e *Envelope) validate() error {
 		return fmt.Errorf("%w: missing id", ErrInvalid)
 	case e.Type == "":
 		return fmt.Errorf("%w: missing type", ErrInvalid)
+	case e.Stored() && !isSHA256Hex(e.BodySHA256):
+		return fmt.Errorf("%w: bodySha256 %q is not a hex SHA-256", ErrInvalid, e.BodySHA256)
+	case !e.Stored() && e.BodySHA256 != "":
+		return fmt.Errorf("%w: bodySha256 without bodyRef", ErrInvalid)
 	}
 	return nil
+}
+
+// isSHA256Hex reports whether s is 64 lower-case hex digits.
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

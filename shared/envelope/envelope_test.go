@@ -218,7 +218,7 @@ func TestDecodeRejects(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
 		"not json":         `{"v":1`,
-		"wrong version":    `{"v":2,"source":"s","id":"i","type":"t","body":""}`,
+		"wrong version":    `{"v":3,"source":"s","id":"i","type":"t","body":""}`,
 		"no version":       `{"source":"s","id":"i","type":"t","body":""}`,
 		"missing source":   `{"v":1,"id":"i","type":"t","body":""}`,
 		"missing id":       `{"v":1,"source":"s","type":"t","body":""}`,
@@ -433,4 +433,53 @@ func FuzzEncode(f *testing.F) {
 		}
 		checkRoundTrip(t, e)
 	})
+}
+
+func TestStoredBodyRoundTrip(t *testing.T) {
+	e := sample()
+	e.Body = nil
+	e.BodyRef = "bodies/stripe/" + strings.Repeat("ab", 32)
+	e.BodySHA256 = strings.Repeat("0f", 32)
+	data, err := Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(`"v":2,`)) || bytes.Contains(data, []byte(`"body":`)) {
+		t.Fatalf("a stored body is version 2 with no inline body: %s", data)
+	}
+	back, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.Stored() || back.BodyRef != e.BodyRef || back.BodySHA256 != e.BodySHA256 || len(back.Body) != 0 || back.Key() != e.Key() {
+		t.Fatalf("Decode = %+v", back)
+	}
+	// A body set beside the reference is not sent: the reference wins.
+	e.Body = []byte("large")
+	again, err := Encode(e)
+	if err != nil || !bytes.Equal(again, data) {
+		t.Fatalf("Encode with both = %s, %v; want %s", again, err, data)
+	}
+}
+
+func TestStoredBodyRefused(t *testing.T) {
+	sum := strings.Repeat("0f", 32)
+	for name, msg := range map[string]string{
+		"v1 with ref":        `{"v":1,"source":"s","id":"i","type":"t","receivedAt":"2026-11-01T12:00:00Z","body":"","bodyRef":"bodies/s/x","bodySha256":"` + sum + `"}`,
+		"v2 with body":       `{"v":2,"source":"s","id":"i","type":"t","receivedAt":"2026-11-01T12:00:00Z","body":"x","bodyRef":"bodies/s/x","bodySha256":"` + sum + `"}`,
+		"v2 without ref":     `{"v":2,"source":"s","id":"i","type":"t","receivedAt":"2026-11-01T12:00:00Z","bodySha256":"` + sum + `"}`,
+		"v2 short sum":       `{"v":2,"source":"s","id":"i","type":"t","receivedAt":"2026-11-01T12:00:00Z","bodyRef":"bodies/s/x","bodySha256":"0f"}`,
+		"v2 upper-case sum":  `{"v":2,"source":"s","id":"i","type":"t","receivedAt":"2026-11-01T12:00:00Z","bodyRef":"bodies/s/x","bodySha256":"` + strings.ToUpper(sum) + `"}`,
+		"v2 base64 encoding": `{"v":2,"source":"s","id":"i","type":"t","receivedAt":"2026-11-01T12:00:00Z","bodyEncoding":"base64","bodyRef":"bodies/s/x","bodySha256":"` + sum + `"}`,
+		"v3":                 `{"v":3,"source":"s","id":"i","type":"t","receivedAt":"2026-11-01T12:00:00Z","bodyRef":"bodies/s/x","bodySha256":"` + sum + `"}`,
+	} {
+		if _, err := DecodeString(msg); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Decode err = %v, want ErrInvalid", name, err)
+		}
+	}
+	e := sample()
+	e.BodyRef, e.BodySHA256 = "bodies/stripe/x", "nope"
+	if _, err := Encode(e); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Encode with a bad sum: %v, want ErrInvalid", err)
+	}
 }
