@@ -71,6 +71,18 @@ type wire struct {
 	BodySHA256   string            `json:"bodySha256,omitempty"`
 }
 
+// wireRef is the version 2 message: wire without the body members.
+type wireRef struct {
+	V          int               `json:"v"`
+	Source     string            `json:"source"`
+	ID         string            `json:"id"`
+	Type       string            `json:"type"`
+	ReceivedAt time.Time         `json:"receivedAt"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	BodyRef    string            `json:"bodyRef"`
+	BodySHA256 string            `json:"bodySha256"`
+}
+
 const encodingBase64 = "base64"
 
 // Encode returns the JSON form of e. It fails, retrying will not help, for an
@@ -89,14 +101,20 @@ func Encode(e *Envelope) ([]byte, error) {
 		Headers:    e.Headers,
 	}
 	if e.Stored() {
-		w.V, w.BodyRef, w.BodySHA256 = VersionRef, e.BodyRef, e.BodySHA256
-	} else if utf8.Valid(e.Body) {
+		return marshal(&wireRef{V: VersionRef, Source: w.Source, ID: w.ID, Type: w.Type, ReceivedAt: w.ReceivedAt,
+			Headers: w.Headers, BodyRef: e.BodyRef, BodySHA256: e.BodySHA256})
+	}
+	if utf8.Valid(e.Body) {
 		w.Body = string(e.Body)
 	} else {
 		w.Body = base64.StdEncoding.EncodeToString(e.Body)
 		w.BodyEncoding = encodingBase64
 	}
-	data, err := json.Marshal(&w)
+	return marshal(&w)
+}
+
+func marshal(w any) ([]byte, error) {
+	data, err := json.Marshal(w)
 	if err != nil {
 		return nil, fmt.Errorf("encode envelope: %w", err)
 	}
