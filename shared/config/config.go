@@ -18,8 +18,14 @@ const (
 	EnvSources         = "TENAZ_SOURCES"                 // inline sources JSON
 	EnvSourcesSecretID = "TENAZ_SOURCES_SECRET_ID"       // Secrets Manager secret holding the sources JSON
 	EnvSourcesRefresh  = "TENAZ_SOURCES_REFRESH_SECONDS" // re-read of the sources secret, seconds; default 300
-	EnvMaxBodyBytes    = "TENAZ_MAX_BODY_BYTES"          // webhook body limit, bytes; default 262144
+	EnvMaxBodyBytes    = "TENAZ_MAX_BODY_BYTES"          // webhook body limit, bytes; default 6291456 (what Lambda can receive)
 	EnvLogLevel        = "TENAZ_LOG_LEVEL"               // debug | info | warn | error; default info
+	// EnvBodyBucket is the S3 bucket of the claim-check body store (every function
+	// that reads or writes the queue); empty = no store: bodies travel inline only.
+	EnvBodyBucket = "TENAZ_BODY_BUCKET"
+	// EnvInlineMaxBytes is the largest queue message that carries its body inline,
+	// bytes; larger ones go through the body store. Default 458752 (7 × 64 KiB).
+	EnvInlineMaxBytes = "TENAZ_INLINE_MAX_BYTES"
 )
 
 // Getenv is os.Getenv's shape, injected so tests need no process environment.

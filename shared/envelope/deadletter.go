@@ -14,4 +14,12 @@ const (
 	ReasonPermanent   = "permanent"   // the handler or the store refused the event for good
 	ReasonExhausted   = "exhausted"   // MaxAttempts real attempts all failed
 	ReasonUndecodable = "undecodable" // the body is not an envelope
+	// ReasonBodyMissing: the claim-checked body is not in the body store (expired,
+	// deleted, or no store configured).
+	ReasonBodyMissing = "bodyMissing"
+	// ReasonBodyMismatch: the stored body's SHA-256 is not the one the message carries.
+	ReasonBodyMismatch = "bodyMismatch"
+	// ReasonExpiring: the message would outlive the main queue's retention before its
+	// next delivery; dead-lettered so it is never dropped silently.
+	ReasonExpiring = "expiring"
 )
