@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tenaz/tenaz/shared/blob"
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/webhook"
@@ -15,16 +16,32 @@ import (
 
 // Defaults and limits.
 const (
-	// DefaultMaxBodyBytes is the default webhook body limit: 256 KiB.
-	DefaultMaxBodyBytes = 256 << 10
+	// DefaultMaxBodyBytes is the default webhook body limit: 6 MiB (6291456 bytes),
+	// the most a synchronous Lambda invocation can receive. A body reaches Tenaz only
+	// if the whole API Gateway / function-URL event fits Lambda's 6 MB request
+	// payload: text bodies travel in it as a JSON string (escaping quotes,
+	// backslashes and control characters grows them) and binary content types as
+	// base64 (4/3 inflation, so about 4.5 MB of binary). The HTTP API itself accepts
+	// 10 MB, but Lambda's limit applies first.
+	DefaultMaxBodyBytes = 6 << 20
 	// MaxMessageBytes is the largest SQS message (1 MiB): body, envelope and
 	// message attributes together must fit in it.
 	MaxMessageBytes = 1 << 20
+	// DefaultInlineMaxBytes is the default largest message that carries its body
+	// inline when a body store is configured: 458752 bytes (7 × 64 KiB, seven SQS
+	// billing chunks). A larger one goes through the store.
+	DefaultInlineMaxBytes = 7 * 64 << 10
 )
 
 // Sender is the queue call ingest makes.
 type Sender interface {
 	Send(ctx context.Context, m queue.Message) (id string, err error)
+}
+
+// Bodies is the claim-check store call ingest makes (blob.Store has it): store body
+// under key, with sum its hex SHA-256.
+type Bodies interface {
+	Put(ctx context.Context, key, sum string, body []byte) error
 }
 
 // Catalog serves sources that may change while the function runs (the sources
@@ -39,12 +56,21 @@ type Catalog interface {
 
 // Options configure a Service.
 type Options struct {
-	Sources      webhook.Sources  // verified sources by route name (required unless Catalog is set)
-	Catalog      Catalog          // when set, used instead of Sources
-	Queue        Sender           // the main queue (required)
-	MaxBodyBytes int              // body limit in bytes; default DefaultMaxBodyBytes
-	Now          func() time.Time // clock; default time.Now
-	Log          *slog.Logger     // default slog.Default()
+	Sources      webhook.Sources // verified sources by route name (required unless Catalog is set)
+	Catalog      Catalog         // when set, used instead of Sources
+	Queue        Sender          // the main queue (required)
+	MaxBodyBytes int             // body limit in bytes; default DefaultMaxBodyBytes
+	// Bodies, when set, holds the bodies of messages larger than InlineMaxBytes (and
+	// of inline messages the queue refuses); the message then carries a reference.
+	// Without it a message travels inline up to MaxMessageBytes and larger ones are
+	// refused with 413.
+	Bodies Bodies
+	// InlineMaxBytes is the largest message (envelope and attributes) sent with its
+	// body inline when Bodies is set, in bytes; default DefaultInlineMaxBytes, at
+	// most MaxMessageBytes.
+	InlineMaxBytes int
+	Now            func() time.Time // clock; default time.Now
+	Log            *slog.Logger     // default slog.Default()
 	// Observe, when set, is told of every request's outcome (the local live view
 	// counts with it). It must not block.
 	Observe func(Result)
@@ -55,6 +81,8 @@ type Service struct {
 	sources webhook.Sources
 	catalog Catalog
 	queue   Sender
+	bodies  Bodies
+	inline  int
 	maxBody int
 	now     func() time.Time
 	log     *slog.Logger
@@ -67,10 +95,14 @@ func New(o Options) *Service {
 	if (o.Sources == nil && o.Catalog == nil) || o.Queue == nil {
 		panic("ingest: Sources or Catalog, and Queue, are required")
 	}
-	s := &Service{sources: o.Sources, catalog: o.Catalog, queue: o.Queue, maxBody: o.MaxBodyBytes, now: o.Now, log: o.Log, observe: o.Observe}
+	s := &Service{sources: o.Sources, catalog: o.Catalog, queue: o.Queue, bodies: o.Bodies, inline: o.InlineMaxBytes, maxBody: o.MaxBodyBytes, now: o.Now, log: o.Log, observe: o.Observe}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	if s.inline <= 0 {
+		s.inline = DefaultInlineMaxBytes
+	}
+	s.inline = min(s.inline, MaxMessageBytes)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -109,6 +141,14 @@ const (
 	OutcomeMethod        = "method_not_allowed"
 	OutcomeTooLarge      = "body_too_large"
 	OutcomeQueueFailed   = "queue_unavailable"
+	// OutcomeQueueRefused: the queue refused the message for good (a retry would
+	// get the same answer) and no body store could take the body instead: 500.
+	OutcomeQueueRefused = "queue_refused"
+	// OutcomeStoreFailed: the body store is down or throttling: 503, nothing sent.
+	OutcomeStoreFailed = "store_unavailable"
+	// OutcomeInternal: a fault of this deployment (a message that cannot be built,
+	// a store that refuses the body for good): 500.
+	OutcomeInternal = "internal"
 )
 
 // Handle verifies req, enqueues it and says what to answer.
@@ -190,28 +230,134 @@ func (s *Service) handle(ctx context.Context, req Request) Result {
 		headers["content-type"] = ct
 	}
 	env := &envelope.Envelope{Source: req.Source, ID: ev.ID, Type: ev.Type, ReceivedAt: now.UTC(), Headers: headers, Body: req.Body}
+	res := s.enqueue(ctx, env)
+	res.ID, res.Type = ev.ID, ev.Type
+	return res
+}
+
+// enqueue sends env, with its body inline when the message fits (InlineMaxBytes with
+// a body store, MaxMessageBytes without), else through the body store: the body is
+// put first and only then the message carrying its reference is sent.
+func (s *Service) enqueue(ctx context.Context, env *envelope.Envelope) Result {
+	limit := MaxMessageBytes
+	if s.bodies != nil {
+		limit = s.inline
+	}
+	// An encoded envelope is never shorter than its body (a JSON string or base64):
+	// a body over the limit is not encoded inline only to be measured.
+	if len(env.Body) <= limit {
+		msg, size, err := message(env)
+		if err != nil {
+			// Verify guarantees id and type; this is a bug, not the sender's fault.
+			return s.internal(ctx, env, "build the queue message", err)
+		}
+		if size <= limit {
+			err := s.send(ctx, msg)
+			if err == nil {
+				return Result{Status: http.StatusAccepted, Outcome: OutcomeAccepted}
+			}
+			if !refused(err) || s.bodies == nil {
+				return s.sendFailed(ctx, env, err)
+			}
+			// The queue will never take this message as it is (its contents, its
+			// size): the body goes through the store instead.
+			s.log.WarnContext(ctx, "queue refused the inline message; sending the body through the store",
+				"source", env.Source, "id", env.ID, "error", err.Error())
+		}
+	}
+	if s.bodies == nil {
+		return refuse(http.StatusRequestEntityTooLarge, OutcomeTooLarge, "body too large for the queue once wrapped")
+	}
+	return s.claimCheck(ctx, env)
+}
+
+// claimCheck puts env's body in the store, then sends the version 2 message that
+// refers to it. A body put for a message whose send then fails stays in the store
+// until it expires: harmless, and the sender's retry overwrites it (same key).
+func (s *Service) claimCheck(ctx context.Context, env *envelope.Envelope) Result {
+	key, err := blob.Key(env.Source, env.ID)
+	if err != nil {
+		return s.internal(ctx, env, "name the stored body", err)
+	}
+	ref := *env
+	ref.Body, ref.BodyRef, ref.BodySHA256 = nil, key, blob.Sum(env.Body)
+	msg, size, err := message(&ref)
+	if err != nil {
+		return s.internal(ctx, env, "build the queue message", err)
+	}
+	if size > MaxMessageBytes {
+		// Only headers of an absurd size could do this: refused before anything is stored.
+		return refuse(http.StatusRequestEntityTooLarge, OutcomeTooLarge, "headers too large for the queue once wrapped")
+	}
+	if err := s.bodies.Put(ctx, key, ref.BodySHA256, env.Body); err != nil {
+		s.log.ErrorContext(ctx, "store body failed", "source", env.Source, "id", env.ID, "key", key, "error", err.Error())
+		if retryable(err) || ctx.Err() != nil {
+			return refuse(http.StatusServiceUnavailable, OutcomeStoreFailed, "could not store the webhook body; retry later")
+		}
+		return refuse(http.StatusInternalServerError, OutcomeInternal, "could not store the webhook body")
+	}
+	if err := s.send(ctx, msg); err != nil {
+		return s.sendFailed(ctx, env, err)
+	}
+	return Result{Status: http.StatusAccepted, Outcome: OutcomeAccepted}
+}
+
+// message encodes env as a queue message and returns its size as SQS counts it.
+func message(env *envelope.Envelope) (queue.Message, int, error) {
 	data, err := envelope.Encode(env)
 	if err != nil {
-		// Verify guarantees id and type; this is a bug, not the sender's fault.
-		res := refuse(http.StatusInternalServerError, "internal", "could not build the queue message")
-		res.ID, res.Type = ev.ID, ev.Type
-		return res
+		return queue.Message{}, 0, err
 	}
 	attrs := env.Attributes()
-	if size := len(data) + attrBytes(attrs); size > MaxMessageBytes {
-		res := refuse(http.StatusRequestEntityTooLarge, OutcomeTooLarge, "body too large for the queue once wrapped")
-		res.ID, res.Type = ev.ID, ev.Type
-		return res
+	return queue.Message{Body: string(data), Attributes: attrs}, len(data) + attrBytes(attrs), nil
+}
+
+func (s *Service) send(ctx context.Context, msg queue.Message) error {
+	_, err := s.queue.Send(ctx, msg)
+	return err
+}
+
+// sendFailed answers a failed send: 503 when a retry can help, so the sender retries;
+// 500 queue_refused when the queue refused the message for good, never an endless
+// 503 for a message no retry will get through.
+func (s *Service) sendFailed(ctx context.Context, env *envelope.Envelope, err error) Result {
+	s.log.ErrorContext(ctx, "enqueue failed", "source", env.Source, "id", env.ID, "error", err.Error())
+	if refused(err) {
+		return refuse(http.StatusInternalServerError, OutcomeQueueRefused, "the queue refused the webhook")
 	}
-	msg := queue.Message{Body: string(data), Attributes: attrs}
-	if _, err := s.queue.Send(ctx, msg); err != nil {
-		s.log.ErrorContext(ctx, "enqueue failed", "source", req.Source, "id", ev.ID, "error", err.Error())
-		res := refuse(http.StatusServiceUnavailable, OutcomeQueueFailed, "could not enqueue the webhook; retry later")
-		res.ID, res.Type = ev.ID, ev.Type
-		return res
+	return refuse(http.StatusServiceUnavailable, OutcomeQueueFailed, "could not enqueue the webhook; retry later")
+}
+
+func (s *Service) internal(ctx context.Context, env *envelope.Envelope, what string, err error) Result {
+	s.log.ErrorContext(ctx, "could not "+what, "source", env.Source, "id", env.ID, "error", err.Error())
+	return refuse(http.StatusInternalServerError, OutcomeInternal, "could not "+what)
+}
+
+// refused reports whether err is a queue's answer that the same message will never be
+// accepted (queue.Error, or any error with a Retryable method, saying no retry
+// helps). A cancelled or expired context is not a refusal, nor is an error nobody
+// classified.
+func refused(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
 	}
-	// The body, {"id": ...}, is written by whoever answers: see serve.
-	return Result{Status: http.StatusAccepted, Outcome: OutcomeAccepted, ID: ev.ID, Type: ev.Type}
+	var qe *queue.Error
+	if errors.As(err, &qe) {
+		return !qe.Retryable
+	}
+	var r interface{ Retryable() bool }
+	return errors.As(err, &r) && !r.Retryable()
+}
+
+// retryable reports whether a store error is one a retry can help: an error with a
+// Retryable method says so itself (blob.Error); any other is taken as an outage, so
+// that the sender retries rather than losing the webhook.
+func retryable(err error) bool {
+	var r interface{ Retryable() bool }
+	if errors.As(err, &r) {
+		return r.Retryable()
+	}
+	return !errors.Is(err, context.Canceled)
 }
 
 func (s *Service) source(ctx context.Context, name string) (*webhook.Source, bool) {
