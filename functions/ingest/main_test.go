@@ -77,7 +77,10 @@ func TestBodyBucket(t *testing.T) {
 	fake := &fakeAWS{puts: map[string]http.Header{}}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	setEnv(t, srv.URL, map[string]string{config.EnvBodyBucket: "tenaz-bodies"})
+	// A host name, not an IP address: the SDK addresses an IP endpoint path-style on
+	// its own.
+	endpoint := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	setEnv(t, endpoint, map[string]string{config.EnvBodyBucket: "tenaz-bodies"})
 
 	svc, err := setup(context.Background(), quiet())
 	if err != nil {
