@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/tenaz/tenaz/shared/blob"
 	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/esm"
@@ -73,6 +74,10 @@ type Pipeline struct {
 	Poller    *esm.Poller
 	Redriver  *redrive.Redriver
 	Demo      *Demo
+	// Bodies is the claim-check body store, in memory: ingest puts the bodies of
+	// messages too large to travel inline in it, and the readers of the queues load
+	// them from it.
+	Bodies blob.Store
 
 	sender       *Sender
 	stats        *Stats
@@ -149,7 +154,7 @@ func New(o Options) (*Pipeline, error) {
 		return nil, errors.New("local: the backend needs Main, DLQ, Store and Breakers")
 	}
 
-	p := &Pipeline{Backend: b.Name, Main: b.Main, DLQ: b.DLQ, Store: b.Store, Demo: NewDemo(), sender: o.Sender, stats: newStats()}
+	p := &Pipeline{Backend: b.Name, Main: b.Main, DLQ: b.DLQ, Store: b.Store, Demo: NewDemo(), Bodies: blob.NewMemory(), sender: o.Sender, stats: newStats()}
 	seen := map[string]bool{}
 	for _, rt := range reg.Routes() {
 		if rt.Dependency != "" && !seen[rt.Dependency] {
@@ -165,7 +170,7 @@ func New(o Options) (*Pipeline, error) {
 		p.stats.add(Event{At: t.At, Stage: "breaker", Key: t.Name, Outcome: t.From.String() + " → " + t.To.String()}, "breakerTransitions")
 	}
 	p.Breakers = breaker.New(b.Breakers, bset)
-	p.Ingest = ingest.New(ingest.Options{Sources: o.Sources, Queue: p.Main, Log: o.Log, Observe: p.stats.ingested})
+	p.Ingest = ingest.New(ingest.Options{Sources: o.Sources, Queue: p.Main, Bodies: p.Bodies, Log: o.Log, Observe: p.stats.ingested})
 	p.Processor = processor.New(processor.Options{
 		Runner:     idempotency.NewRunner(p.Store, idempotency.Settings{}),
 		Router:     reg,
@@ -326,7 +331,7 @@ func (s *Stats) ingested(r ingest.Result) {
 		counter = "received"
 	case ingest.OutcomeChallenge:
 		counter = "challenge"
-	case ingest.OutcomeQueueFailed:
+	case ingest.OutcomeQueueFailed, ingest.OutcomeQueueRefused, ingest.OutcomeStoreFailed:
 		counter = "refused"
 	}
 	s.add(Event{At: time.Now(), Stage: "ingest", Key: r.Source + ":" + r.ID, Type: r.Type, Outcome: r.Outcome}, counter)
