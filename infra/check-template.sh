@@ -45,7 +45,11 @@ step "cfn-lint --include-checks I"
 #  - the breaker table and the processor's breaker settings; a 24-hour destination
 #    outage stays out of the DLQ (MaxReceiveCount and queue retention);
 #  - the alarms notify the alarm topic, the e-mail subscription is conditional, and
-#    the dashboard body is JSON with the metrics it is meant to show.
+#    the dashboard body is JSON with the metrics it is meant to show;
+#  - the body bucket is private, TLS-only, retained, and expires objects only after
+#    every message that may refer to them; the three functions name it and the inline
+#    limit, and each may touch bodies/* only as its role lists (ingest, for one, also
+#    runs under the role and grants checked in `expected_ingest`).
 step "template invariants"
 "$root/.venv/bin/python" - template.yaml <<'PY'
 import json, re, sys
@@ -96,6 +100,8 @@ expected = {
     ("dynamodb:UpdateItem", "BreakerTable"),
     ("logs:CreateLogStream", "ProcessorLogGroup"),
     ("logs:PutLogEvents", "ProcessorLogGroup"),
+    ("s3:GetObject", "BodyBucket/bodies/*"),
+    ("s3:DeleteObject", "BodyBucket/bodies/*"),
 }
 # The ingest function's permissions.
 expected_ingest = {
@@ -103,6 +109,7 @@ expected_ingest = {
     ("secretsmanager:GetSecretValue", "SourcesSecret"),
     ("logs:CreateLogStream", "IngestLogGroup"),
     ("logs:PutLogEvents", "IngestLogGroup"),
+    ("s3:PutObject", "BodyBucket/bodies/*"),
 }
 # The redrive function's permissions.
 expected_redrive = {
@@ -114,6 +121,8 @@ expected_redrive = {
     ("dynamodb:GetItem", "BreakerTable"),
     ("logs:CreateLogStream", "RedriveLogGroup"),
     ("logs:PutLogEvents", "RedriveLogGroup"),
+    ("s3:GetObject", "BodyBucket/bodies/*"),
+    ("s3:PutObject", "BodyBucket/bodies/*"),
 }
 def check_role(fn, want):
     role_ref = res[fn]["Properties"].get("Role")
@@ -136,6 +145,11 @@ def check_role(fn, want):
                     target = r.get("Fn::GetAtt", [None, None]) if isinstance(r, dict) else [None, None]
                     if isinstance(r, dict) and list(r) == ["Ref"] and res.get(r["Ref"], {}).get("Type") == "AWS::SecretsManager::Secret":
                         target = [r["Ref"], "Arn"]  # a secret's Ref is its ARN
+                    # Objects under a prefix of a bucket: !Sub ${Bucket.Arn}/prefix/*.
+                    sub = r.get("Fn::Sub") if isinstance(r, dict) and list(r) == ["Fn::Sub"] else None
+                    m = re.fullmatch(r"\$\{(\w+)\.Arn\}(/[\w/-]+/\*)", sub) if isinstance(sub, str) else None
+                    if m and res.get(m.group(1), {}).get("Type") == "AWS::S3::Bucket":
+                        target = [m.group(1) + m.group(2), "Arn"]
                     if target[1] != "Arn":
                         errors.append(f"{role_id}: resource {json.dumps(r)} is not a !GetAtt <resource>.Arn")
                         continue
@@ -315,7 +329,10 @@ check({(m["Namespace"], m["MetricName"]) for m in stats.values()} == {("AWS/ApiG
       and all(m.get("Dimensions") == [{"Name": "ApiId", "Value": {"Ref": "WebhookApi"}}] for m in stats.values()),
       "Ingest5xxAlarm is not on the HTTP API's 5xx and Count")
 
-# The claim-check body bucket: private, encrypted, expiring after the DLQ's retention.
+# The claim-check body bucket: private, encrypted, expiring after every message that
+# may refer to a body. An explicit dead-letter send restarts a message's retention, so
+# a body can be referred to for the webhook queue's retention + the DLQ's (4 + 14 = 18
+# days); two more days for lifecycle's once-a-day run.
 bb = res["BodyBucket"]
 bbp = bb["Properties"]
 check(bbp["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256",
@@ -327,8 +344,28 @@ check(bbp.get("OwnershipControls") == {"Rules": [{"ObjectOwnership": "BucketOwne
 expiry = [r.get("ExpirationInDays") for r in bbp.get("LifecycleConfiguration", {}).get("Rules", [])
           if r.get("Status") == "Enabled" and "Prefix" not in r and "Filter" not in r]
 dlq_days = int(res["WebhookDLQ"]["Properties"]["MessageRetentionPeriod"]) / 86400
-check(len(expiry) == 1 and int(expiry[0]) > dlq_days,
-      f"BodyBucket's expiry {expiry} is not one whole-bucket rule longer than the DLQ's {dlq_days:g} days")
+lived = qret / 86400 + dlq_days
+check(len(expiry) == 1 and int(expiry[0]) >= lived + 2,
+      f"BodyBucket's expiry {expiry} is not one whole-bucket rule of at least {lived:g} + 2 days (queue + DLQ retention)")
+check(bb.get("DeletionPolicy") == "Retain", "BodyBucket is not retained with the stack")
+tls = [st for st in res["BodyBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+       if st.get("Effect") == "Deny" and st.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}]
+check(res["BodyBucketPolicy"]["Properties"].get("Bucket") == {"Ref": "BodyBucket"} and len(tls) == 1,
+      "BodyBucket's policy does not deny requests without TLS")
+
+# Every function that reads or writes the queues names the body bucket and the inline
+# limit; ingest's body limit is what Lambda can receive.
+for fn in ("IngestFunction", "ProcessorFunction", "RedriveFunction"):
+    fenv = res[fn]["Properties"].get("Environment", {}).get("Variables", {})
+    check(fenv.get("TENAZ_BODY_BUCKET") == {"Ref": "BodyBucket"}, f"{fn}'s TENAZ_BODY_BUCKET is {fenv.get('TENAZ_BODY_BUCKET')}, want !Ref BodyBucket")
+    check(fenv.get("TENAZ_INLINE_MAX_BYTES") == {"Ref": "InlineMaxBytes"},
+          f"{fn}'s TENAZ_INLINE_MAX_BYTES is {fenv.get('TENAZ_INLINE_MAX_BYTES')}, want !Ref InlineMaxBytes")
+check(default("InlineMaxBytes") == 458752 and int(params["InlineMaxBytes"]["MaxValue"]) <= 1048576,
+      "InlineMaxBytes does not default to 458752 with at most 1048576 (SQS's 1 MiB)")
+ienv = res["IngestFunction"]["Properties"]["Environment"]["Variables"]
+check(ienv.get("TENAZ_MAX_BODY_BYTES") == {"Ref": "MaxBodyBytes"}, "the ingest's TENAZ_MAX_BODY_BYTES is not !Ref MaxBodyBytes")
+check(default("MaxBodyBytes") == 6291456 and int(params["MaxBodyBytes"]["MaxValue"]) == 6291456,
+      "MaxBodyBytes does not default to 6291456 (6 MiB, what Lambda can receive) with that as its most")
 
 if errors:
     print("\n".join("check-template: " + e for e in errors), file=sys.stderr)
