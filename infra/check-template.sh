@@ -102,6 +102,7 @@ expected = {
     ("logs:PutLogEvents", "ProcessorLogGroup"),
     ("s3:GetObject", "BodyBucket/bodies/*"),
     ("s3:DeleteObject", "BodyBucket/bodies/*"),
+    ("s3:ListBucket", "BodyBucket"),
 }
 # The ingest function's permissions.
 expected_ingest = {
@@ -123,6 +124,7 @@ expected_redrive = {
     ("logs:PutLogEvents", "RedriveLogGroup"),
     ("s3:GetObject", "BodyBucket/bodies/*"),
     ("s3:PutObject", "BodyBucket/bodies/*"),
+    ("s3:ListBucket", "BodyBucket"),
 }
 def check_role(fn, want):
     role_ref = res[fn]["Properties"].get("Role")
@@ -141,6 +143,11 @@ def check_role(fn, want):
                 resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
                 check(st.get("Effect") == "Allow" and "NotAction" not in st and "NotResource" not in st,
                       f"{role_id}: unexpected statement shape {json.dumps(st)}")
+                # Listing the body bucket (so a missing object is a 404, not a 403) is
+                # limited to the bodies/ prefix.
+                if "s3:ListBucket" in actions:
+                    check(st.get("Condition") == {"StringLike": {"s3:prefix": "bodies/*"}},
+                          f"{role_id}: s3:ListBucket without the bodies/* prefix condition: {json.dumps(st)}")
                 for r in resources:
                     target = r.get("Fn::GetAtt", [None, None]) if isinstance(r, dict) else [None, None]
                     if isinstance(r, dict) and list(r) == ["Ref"] and res.get(r["Ref"], {}).get("Type") == "AWS::SecretsManager::Secret":
