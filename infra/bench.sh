@@ -19,7 +19,8 @@
 #     (infra/bench/startup);
 #   - the cost of a million 2 KB webhooks per scenario, via the HTTP API and via a
 #     function URL, from those counts, the template's settings, the measured start-up
-#     and the dated price table infra/bench/prices.json (infra/bench/cost).
+#     and the dated price table infra/bench/prices.json, and the idle cost per month
+#     at the template's defaults, item by item, against <= $1.00 (infra/bench/cost).
 #
 # A row with a target says whether it is met; a missed target is printed, not hidden,
 # and does not fail the run. Own code's time and allocations have no target: they are

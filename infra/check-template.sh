@@ -50,6 +50,9 @@ step "cfn-lint --include-checks I"
 #    every message that may refer to them; the three functions name it and the inline
 #    limit, and each may touch bodies/* only as its role lists (ingest, for one, also
 #    runs under the role and grants checked in `expected_ingest`).
+#  - idle cost: the dashboard and the sources secret are opt-in (default off), the
+#    sources default to an SSM parameter ingest may read and nothing else, and the
+#    processor's metrics default to totals by outcome.
 step "template invariants"
 "$root/.venv/bin/python" - template.yaml <<'PY'
 import json, re, sys
@@ -107,6 +110,8 @@ expected = {
 # The ingest function's permissions.
 expected_ingest = {
     ("sqs:SendMessage", "WebhookQueue"),
+    # One or the other, as SourcesStore says (parameter by default).
+    ("ssm:GetParameter", "SourcesParameter"),
     ("secretsmanager:GetSecretValue", "SourcesSecret"),
     ("logs:CreateLogStream", "IngestLogGroup"),
     ("logs:PutLogEvents", "IngestLogGroup"),
@@ -126,6 +131,8 @@ expected_redrive = {
     ("s3:PutObject", "BodyBucket/bodies/*"),
     ("s3:ListBucket", "BodyBucket"),
 }
+sources_parameter_name = {"Fn::If": ["SourcesParameterNameSet", {"Ref": "SourcesParameterName"}, {"Fn::Sub": "/tenaz/${AWS::StackName}/sources"}]}
+sources_parameter_arn = {"Fn::Sub": ["arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${Name}", {"Name": sources_parameter_name}]}
 def check_role(fn, want):
     role_ref = res[fn]["Properties"].get("Role")
     role_id = role_ref.get("Fn::GetAtt", [None])[0] if isinstance(role_ref, dict) else None
@@ -138,7 +145,12 @@ def check_role(fn, want):
         check(not any(r.get("Type") == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"].get("Roles", [])
                       for r in res.values()), f"a separate AWS::IAM::Policy is attached to {role_id}")
         for policy in role.get("Policies", []):
+            statements = []
             for st in policy["PolicyDocument"]["Statement"]:
+                # A conditional statement: both branches count (each is granted under
+                # its condition), none may be AWS::NoValue.
+                statements += st["Fn::If"][1:] if "Fn::If" in st else [st]
+            for st in statements:
                 actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
                 resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
                 check(st.get("Effect") == "Allow" and "NotAction" not in st and "NotResource" not in st,
@@ -157,6 +169,8 @@ def check_role(fn, want):
                     m = re.fullmatch(r"\$\{(\w+)\.Arn\}(/[\w/-]+/\*)", sub) if isinstance(sub, str) else None
                     if m and res.get(m.group(1), {}).get("Type") == "AWS::S3::Bucket":
                         target = [m.group(1) + m.group(2), "Arn"]
+                    if r == sources_parameter_arn:
+                        target = ["SourcesParameter", "Arn"]  # the one parameter ingest reads
                     if target[1] != "Arn":
                         errors.append(f"{role_id}: resource {json.dumps(r)} is not a !GetAtt <resource>.Arn")
                         continue
@@ -281,6 +295,26 @@ for name, metric, queue, stat, periods, threshold in [
     check(a.get("AlarmActions") == topic and a.get("OKActions") == topic, f"{name} does not notify AlarmTopic on alarm and OK")
 check(default("OldestMessageAlarmSeconds") == 3600, "OldestMessageAlarmSeconds does not default to 3600")
 
+# Idle cost: the dashboard and the sources secret exist only when asked for; ingest
+# reads the parameter by default (the secret otherwise); the processor's metrics are
+# totals by outcome unless MetricsDetail says more.
+conds = cfn["Conditions"]
+check(res["Dashboard"].get("Condition") == "DashboardOn" and params["CreateDashboard"]["Default"] == "false"
+      and conds.get("DashboardOn") == {"Fn::Equals": [{"Ref": "CreateDashboard"}, "true"]},
+      "the dashboard is not conditional on CreateDashboard (default false)")
+check(res["SourcesSecret"].get("Condition") == "SourcesInSecret" and params["SourcesStore"]["Default"] == "parameter"
+      and conds.get("SourcesInSecret") == {"Fn::Equals": [{"Ref": "SourcesStore"}, "secret"]}
+      and conds.get("SourcesInParameter") == {"Fn::Equals": [{"Ref": "SourcesStore"}, "parameter"]},
+      "the sources secret is not conditional on SourcesStore=secret (default parameter)")
+ienv = res["IngestFunction"]["Properties"]["Environment"]["Variables"]
+check(ienv.get("TENAZ_SOURCES_PARAMETER") == {"Fn::If": ["SourcesInParameter", sources_parameter_name, {"Ref": "AWS::NoValue"}]}
+      and ienv.get("TENAZ_SOURCES_SECRET_ID") == {"Fn::If": ["SourcesInSecret", {"Ref": "SourcesSecret"}, {"Ref": "AWS::NoValue"}]},
+      "ingest is not given exactly one of TENAZ_SOURCES_PARAMETER and TENAZ_SOURCES_SECRET_ID, as SourcesStore says")
+check(res["ProcessorFunction"]["Properties"]["Environment"]["Variables"].get("TENAZ_METRICS_DETAIL") == {"Ref": "MetricsDetail"}
+      and params["MetricsDetail"]["Default"] == "outcome", "the processor's TENAZ_METRICS_DETAIL is not MetricsDetail (default outcome)")
+for name, cond in [("DashboardName", "DashboardOn"), ("SourcesSecretArn", "SourcesInSecret"), ("SourcesParameterName", "SourcesInParameter")]:
+    check(cfn["Outputs"].get(name, {}).get("Condition") == cond, f"output {name} is not conditional on {cond}")
+
 # The dashboard body, with placeholders for what !Sub fills in, is JSON and shows
 # every metric it is meant to.
 text = res["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
@@ -301,9 +335,9 @@ for want in ['"AWS/ApiGateway", "Count", "ApiId", "placeholder-WebhookApi"',
     check(want in shown, f"the dashboard does not show [{want}]")
 exprs = [m["expression"] for w in dash["widgets"] for row in w["properties"].get("metrics", [])
          for m in row if isinstance(m, dict) and "expression" in m]
-for metric in ["processed", "duplicate", "deferred", "retried", "deadLettered"]:
-    check(any(f"SEARCH('{{Tenaz,source,type}} MetricName=\"{metric}\"', 'Sum', 60)" in e for e in exprs),
-          f"the dashboard has no SEARCH for {metric}")
+# The outcome totals, without dimensions: they exist at every MetricsDetail.
+for metric in ["processed", "duplicate", "unrouted", "deferred", "retried", "deadLettered", "failed"]:
+    check(f'"Tenaz", "{metric}", {{' in shown, f"the dashboard does not show the Tenaz total {metric}")
 check(any("SEARCH('{Tenaz,dependency,to} MetricName=\"breakerTransition\"', 'Sum', 60)" in e for e in exprs),
       "the dashboard has no SEARCH for breakerTransition")
 

@@ -3,10 +3,12 @@
 //
 //	TENAZ_QUEUE_URL          main queue URL (required)
 //	TENAZ_SOURCES            sources JSON, inline; or
+//	TENAZ_SOURCES_PARAMETER  SSM parameter (SecureString, read decrypted) holding it; or
 //	TENAZ_SOURCES_SECRET_ID  Secrets Manager secret holding it
-//	TENAZ_SOURCES_REFRESH_SECONDS  seconds before the secret is read again (default 300,
-//	                         1..86400); a failed signature re-reads it at once, at most
-//	                         once per 10 s. An invalid source is logged and answers 404.
+//	TENAZ_SOURCES_REFRESH_SECONDS  seconds before the parameter or secret is read again
+//	                         (default 300, 1..86400); a failed signature re-reads it at
+//	                         once, at most once per 10 s. An invalid source is logged
+//	                         and answers 404.
 //	TENAZ_MAX_BODY_BYTES     body limit in bytes (default and most 6291456 = 6 MiB: a body
 //	                         reaches the function only if the whole API Gateway or
 //	                         function-URL event fits Lambda's 6 MB request payload; text
@@ -80,7 +82,8 @@ func setup(ctx context.Context, log *slog.Logger) (*ingest.Service, error) {
 		return nil, err
 	}
 	catalog, err := sources.NewCatalog(ctx, sources.CatalogOptions{
-		Getenv: os.Getenv, Secrets: secretsmanager.NewFromConfig(awsCfg), Refresh: refresh, Log: log,
+		Getenv: os.Getenv, Secrets: secretsmanager.NewFromConfig(awsCfg), Parameters: sources.NewParameterStore(awsCfg, os.Getenv("AWS_ENDPOINT_URL_SSM")),
+		Refresh: refresh, Log: log,
 	})
 	if err != nil {
 		return nil, err

@@ -19,6 +19,8 @@
 //	TENAZ_BREAKER_CACHE_MS         breaker state cache per container, ms (default 1000)
 //	TENAZ_DEFER_MAX_SECONDS        longest deferral while a breaker is open, seconds (default 900)
 //	TENAZ_REFUND_MAX_RECEIVES      receives after which a failed probe counts as an attempt (default 150)
+//	TENAZ_METRICS_DETAIL           outcome | source | type: EMF outcome counters as totals (default),
+//	                               also per source, or also per source and type
 //	TENAZ_LOG_LEVEL                debug | info | warn | error (default info)
 package main
 
@@ -91,8 +93,9 @@ func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) 
 		DeadLetter: queue.NewSQS(sqsClient, dlqURL),
 		Settings: processor.Settings{MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
 			Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin, DeferMax: cfg.DeferMax, RefundMaxReceives: cfg.RefundMaxReceives},
-		Log:     log,
-		Metrics: os.Stdout,
+		Log:           log,
+		Metrics:       os.Stdout,
+		MetricsDetail: cfg.MetricsDetail,
 	}
 	if breakerTable := os.Getenv(config.EnvBreakerTable); breakerTable != "" {
 		set := cfg.Breaker

@@ -14,12 +14,16 @@ import (
 // Names of the settings shared by Tenaz's functions. They are a contract with the
 // template, the local runner and operators' tooling.
 const (
-	EnvQueueURL        = "TENAZ_QUEUE_URL"               // main queue URL (required by ingest and processor)
-	EnvSources         = "TENAZ_SOURCES"                 // inline sources JSON
-	EnvSourcesSecretID = "TENAZ_SOURCES_SECRET_ID"       // Secrets Manager secret holding the sources JSON
-	EnvSourcesRefresh  = "TENAZ_SOURCES_REFRESH_SECONDS" // re-read of the sources secret, seconds; default 300
-	EnvMaxBodyBytes    = "TENAZ_MAX_BODY_BYTES"          // webhook body limit, bytes; default 6291456 (what Lambda can receive)
-	EnvLogLevel        = "TENAZ_LOG_LEVEL"               // debug | info | warn | error; default info
+	EnvQueueURL        = "TENAZ_QUEUE_URL"         // main queue URL (required by ingest and processor)
+	EnvSources         = "TENAZ_SOURCES"           // inline sources JSON
+	EnvSourcesSecretID = "TENAZ_SOURCES_SECRET_ID" // Secrets Manager secret holding the sources JSON
+	// EnvSourcesParameter is the SSM Parameter Store parameter (name or ARN; a
+	// SecureString, read decrypted) holding the sources JSON. It wins over
+	// EnvSourcesSecretID; TENAZ_SOURCES wins over both.
+	EnvSourcesParameter = "TENAZ_SOURCES_PARAMETER"
+	EnvSourcesRefresh   = "TENAZ_SOURCES_REFRESH_SECONDS" // re-read of the sources parameter or secret, seconds; default 300
+	EnvMaxBodyBytes     = "TENAZ_MAX_BODY_BYTES"          // webhook body limit, bytes; default 6291456 (what Lambda can receive)
+	EnvLogLevel         = "TENAZ_LOG_LEVEL"               // debug | info | warn | error; default info
 	// EnvBodyBucket is the S3 bucket of the claim-check body store (every function
 	// that reads or writes the queue); empty = no store: bodies travel inline only.
 	EnvBodyBucket = "TENAZ_BODY_BUCKET"

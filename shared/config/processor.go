@@ -8,6 +8,7 @@ import (
 	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/route"
+	"github.com/tenaz/tenaz/shared/telemetry"
 )
 
 // Names of the processor's settings, beside EnvQueueURL; the redrive function reads
@@ -24,6 +25,11 @@ const (
 	EnvRetentionHours    = "TENAZ_IDEMPOTENCY_RETENTION_H" // idempotency record retention, hours; default 168 (7 days)
 	EnvDeferMax          = "TENAZ_DEFER_MAX_SECONDS"       // longest deferral while a breaker is open, seconds; default 900
 	EnvRefundMaxReceives = "TENAZ_REFUND_MAX_RECEIVES"     // receives after which a failed probe is an attempt; default 150
+	// EnvMetricsDetail breaks the processor's outcome counters (CloudWatch custom
+	// metrics, billed per metric) down: outcome (default: one metric per outcome,
+	// totals over every source and type), source (adds one per outcome and source)
+	// or type (adds one per outcome and source, and per outcome, source and type).
+	EnvMetricsDetail = "TENAZ_METRICS_DETAIL"
 
 	EnvBreakerTable    = "TENAZ_BREAKER_TABLE"          // DynamoDB table of breaker state; empty = no breakers
 	EnvBreakerFailures = "TENAZ_BREAKER_FAILURES"       // failures in a window that open a breaker; default 5
@@ -54,6 +60,8 @@ type Processor struct {
 	Routes                                        []route.Config
 	// Breaker holds the breaker thresholds; the caller adds the clock and hooks.
 	Breaker breaker.Settings
+	// MetricsDetail is how finely the outcome counters are broken down.
+	MetricsDetail telemetry.Detail
 }
 
 // LoadProcessor reads and validates the processor's settings.
@@ -102,6 +110,11 @@ func LoadProcessor(getenv Getenv) (Processor, error) {
 	if c.Breaker.CacheTTL == 0 {
 		c.Breaker.CacheTTL = -1 // 0 from the environment: read the state on every call
 	}
+	detail, ok := telemetry.ParseDetail(getenv(EnvMetricsDetail))
+	if !ok {
+		return c, fmt.Errorf("%s: %q is not outcome, source or type", EnvMetricsDetail, strings.TrimSpace(getenv(EnvMetricsDetail)))
+	}
+	c.MetricsDetail = detail
 	c.Routes, err = Routes(getenv)
 	return c, err
 }

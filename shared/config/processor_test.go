@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/telemetry"
 )
 
 func TestLoadProcessorDefaults(t *testing.T) {
@@ -31,6 +32,9 @@ func TestLoadProcessorDefaults(t *testing.T) {
 	}
 	if b := c.Breaker; b.FailureThreshold != 5 || b.Window != 30*time.Second || b.OpenFor != time.Minute || b.CacheTTL != time.Second {
 		t.Fatalf("breaker settings %+v", b)
+	}
+	if c.MetricsDetail != telemetry.ByOutcome {
+		t.Fatalf("metrics detail %v, want outcome", c.MetricsDetail)
 	}
 	if c.Retention != 7*24*time.Hour || c.Routes != nil {
 		t.Fatalf("retention %v, routes %v; want 168h and none", c.Retention, c.Routes)
@@ -59,6 +63,11 @@ func TestLoadProcessorBounds(t *testing.T) {
 		{"max attempts above", map[string]string{EnvMaxAttempts: "1001"}, nil, ""},
 		{"max attempts text", map[string]string{EnvMaxAttempts: "eight"}, nil, ""},
 		{"max attempts spaces trimmed", map[string]string{EnvMaxAttempts: " 12 "}, func(c Processor) bool { return c.MaxAttempts == 12 }, ""},
+
+		{"metrics detail source", map[string]string{EnvMetricsDetail: "source"}, func(c Processor) bool { return c.MetricsDetail == telemetry.BySource }, ""},
+		{"metrics detail type", map[string]string{EnvMetricsDetail: " Type "}, func(c Processor) bool { return c.MetricsDetail == telemetry.ByType }, ""},
+		{"metrics detail outcome", map[string]string{EnvMetricsDetail: "outcome"}, func(c Processor) bool { return c.MetricsDetail == telemetry.ByOutcome }, ""},
+		{"metrics detail unknown", map[string]string{EnvMetricsDetail: "all"}, nil, ""},
 
 		{"refund max receives", map[string]string{EnvRefundMaxReceives: "90"}, func(c Processor) bool { return c.RefundMaxReceives == 90 }, ""},
 		{"refund max receives zero", map[string]string{EnvRefundMaxReceives: "0"}, nil, ""},

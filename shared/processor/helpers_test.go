@@ -160,6 +160,7 @@ type harnessConfig struct {
 	settings processor.Settings
 	rand     func() float64
 	level    slog.Level
+	detail   telemetry.Detail // of the EMF metrics
 	// breakers, when set, guard every route (its dependency is its source), and the
 	// harness store gives attempts back after failed probes.
 	breakers func(now func() time.Time) processor.Breakers
@@ -207,17 +208,18 @@ func newHarness(t *testing.T, tune ...func(*harnessConfig)) *harness {
 		breakers, attempts = cfg.breakers(h.clock.Now), h.store
 	}
 	h.proc = processor.New(processor.Options{
-		Breakers:   breakers,
-		Attempts:   attempts,
-		Runner:     runner,
-		Router:     h.routes,
-		Visibility: h.vis,
-		DeadLetter: h.dlq,
-		Settings:   cfg.settings,
-		Now:        h.clock.Now,
-		Rand:       cfg.rand,
-		Log:        telemetry.NewLogger(h.logs, cfg.level),
-		Metrics:    h.metrics,
+		Breakers:      breakers,
+		Attempts:      attempts,
+		Runner:        runner,
+		Router:        h.routes,
+		Visibility:    h.vis,
+		DeadLetter:    h.dlq,
+		Settings:      cfg.settings,
+		Now:           h.clock.Now,
+		Rand:          cfg.rand,
+		Log:           telemetry.NewLogger(h.logs, cfg.level),
+		Metrics:       h.metrics,
+		MetricsDetail: cfg.detail,
 		Observe: func(r processor.Result) {
 			h.mu.Lock()
 			defer h.mu.Unlock()

@@ -144,6 +144,9 @@ type Options struct {
 	Rand     func() float64   // jitter source in [0,1); default math/rand/v2
 	Log      *slog.Logger     // default slog.Default()
 	Metrics  io.Writer        // EMF lines, one flush per batch; nil = none
+	// MetricsDetail breaks the outcome counters down: totals by outcome (the zero
+	// value), or also by source, or also by source and type.
+	MetricsDetail telemetry.Detail
 	// Observe, when set, is told of every record's outcome (the local live view and
 	// tests use it). It must not block.
 	Observe func(Result)
@@ -237,7 +240,7 @@ func (p *Processor) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSE
 	var resp events.SQSEventResponse
 	var metrics *telemetry.Metrics
 	if p.o.Metrics != nil {
-		metrics = telemetry.NewMetrics()
+		metrics = telemetry.NewMetrics(p.o.MetricsDetail)
 	}
 	for _, r := range results {
 		if r.Outcome == Deferred || r.Outcome == Retried || r.Outcome == Failed {

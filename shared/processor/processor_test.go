@@ -22,6 +22,7 @@ import (
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/retry"
 	"github.com/tenaz/tenaz/shared/route"
+	"github.com/tenaz/tenaz/shared/telemetry"
 )
 
 func TestNewRequiresDependencies(t *testing.T) {
@@ -955,9 +956,11 @@ func TestNoTimeLeftIsRetriedWithoutCallingTheHandler(t *testing.T) {
 	}
 }
 
+// At detail type, one EMF line per (source, type) per batch, declaring the totals,
+// the per-source and the per-(source, type) metrics.
 func TestMetricsFlushOncePerBatch(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarness(t, func(c *harnessConfig) { c.detail = telemetry.ByType })
 	h.route("stripe", route.HandlerFunc(func(_ context.Context, e *envelope.Envelope, _ *idempotency.Attempt) ([]byte, error) {
 		if e.Type == "charge.failed" {
 			return nil, errTransient
@@ -1007,8 +1010,8 @@ func TestMetricsFlushOncePerBatch(t *testing.T) {
 			t.Fatalf("EMF directives %v, want one", aws["CloudWatchMetrics"])
 		}
 		dir := directives[0].(map[string]any)
-		if dir["Namespace"] != "Tenaz" || fmt.Sprint(dir["Dimensions"]) != "[[source type]]" {
-			t.Fatalf("EMF directive %v, want namespace Tenaz with dimensions source, type", dir)
+		if dir["Namespace"] != "Tenaz" || fmt.Sprint(dir["Dimensions"]) != "[[] [source] [source type]]" {
+			t.Fatalf("EMF directive %v, want namespace Tenaz with dimension sets [], [source], [source, type]", dir)
 		}
 		declared := map[string]bool{}
 		for _, m := range dir["Metrics"].([]any) {
@@ -1029,6 +1032,29 @@ func TestMetricsFlushOncePerBatch(t *testing.T) {
 	lines = h.metrics.lines(t)
 	if last := lines[len(lines)-1]; len(lines) != len(want)+1 || last["unrouted"] != 1.0 || last["source"] != "github" {
 		t.Fatalf("after a second batch: %d lines, last %v; want one more line counting 1 unrouted", len(lines), last)
+	}
+}
+
+// At the default detail a batch is one EMF line of totals by outcome, without
+// dimensions, whatever its sources and types: the metrics a deployment has do not
+// grow with its sources.
+func TestMetricsDefaultTotalsByOutcome(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.route("stripe", route.HandlerFunc(func(context.Context, *envelope.Envelope, *idempotency.Attempt) ([]byte, error) { return nil, nil }))
+	h.handle(
+		delivery(t, "m1", event("stripe", "evt_1", "charge.succeeded"), 1),
+		delivery(t, "m2", event("stripe", "evt_2", "charge.refunded"), 1),
+		delivery(t, "m3", event("github", "d-3", "push"), 1),
+	)
+	lines := h.metrics.lines(t)
+	if len(lines) != 1 {
+		t.Fatalf("%d EMF lines, want 1: %v", len(lines), lines)
+	}
+	l := lines[0]
+	dir := l["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
+	if fmt.Sprint(dir["Dimensions"]) != "[[]]" || l["processed"] != 2.0 || l["unrouted"] != 1.0 || l["source"] != nil || l["type"] != nil {
+		t.Fatalf("EMF line %v, want processed 2 and unrouted 1 without dimensions", l)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 
 func TestMetricsFlushEMF(t *testing.T) {
 	t.Parallel()
-	m := NewMetrics()
+	m := NewMetrics(ByType)
 	var wg sync.WaitGroup
 	for i := 0; i < 50; i++ {
 		wg.Add(1)
@@ -52,8 +53,8 @@ func TestMetricsFlushEMF(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := first.AWS.CloudWatchMetrics[0]
-	if first.AWS.Timestamp != now.UnixMilli() || d.Namespace != "Tenaz" || len(d.Dimensions) != 1 || len(d.Dimensions[0]) != 2 ||
-		d.Dimensions[0][0] != "source" || d.Dimensions[0][1] != "type" {
+	if first.AWS.Timestamp != now.UnixMilli() || d.Namespace != "Tenaz" || len(d.Dimensions) != 3 || len(d.Dimensions[0]) != 0 ||
+		!slices.Equal(d.Dimensions[1], []string{"source"}) || !slices.Equal(d.Dimensions[2], []string{"source", "type"}) {
 		t.Fatalf("metadata = %+v", first.AWS)
 	}
 	if first.Source != "stripe" || first.Processed != 50 || first.Duplicate != 2 || len(d.Metrics) != 2 || d.Metrics[0].Unit != "Count" {
@@ -192,10 +193,11 @@ func FuzzEvent(f *testing.F) {
 	})
 }
 
-// Flush writes the lines Event would write for each (source, type), in order.
+// Flush at detail type writes the lines EventSets would write for each (source,
+// type), in order.
 func TestFlushMatchesEvent(t *testing.T) {
 	t.Parallel()
-	m := NewMetrics()
+	m := NewMetrics(ByType)
 	want := map[[2]string]map[string]int64{}
 	for i := range 30 {
 		src, typ, name := fmt.Sprint("s", i%3), fmt.Sprint("t", i%4), fmt.Sprint("n", i%5)
@@ -213,11 +215,63 @@ func TestFlushMatchesEvent(t *testing.T) {
 	}
 	var lines bytes.Buffer
 	for _, k := range slices.SortedFunc(maps.Keys(want), func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) }) {
-		if err := Event(&lines, now, map[string]string{"source": k[0], "type": k[1]}, want[k]); err != nil {
+		if err := EventSets(&lines, now, map[string]string{"source": k[0], "type": k[1]}, [][]string{{}, {"source"}, {"source", "type"}}, want[k]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if !bytes.Equal(got.Bytes(), lines.Bytes()) {
 		t.Fatalf("Flush wrote\n%s\nwant\n%s", got.Bytes(), lines.Bytes())
+	}
+}
+
+// The default detail writes one line of totals without dimensions per flush,
+// however many sources and types were counted; detail source one line per source.
+// Both carry the same totals by counter name.
+func TestFlushByOutcomeAndBySource(t *testing.T) {
+	t.Parallel()
+	now := time.UnixMilli(1_790_000_000_123)
+	count := func(m *Metrics) {
+		m.Count("processed", "stripe", "charge.succeeded", 3)
+		m.Count("processed", "stripe", "charge.refunded", 2)
+		m.Count("processed", "github", "push", 4)
+		m.Count("deadLettered", "github", "push", 1)
+	}
+	var out bytes.Buffer
+	m := NewMetrics(ByOutcome)
+	count(m)
+	if err := m.Flush(&out, now); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"_aws":{"Timestamp":1790000000123,"CloudWatchMetrics":[{"Namespace":"Tenaz","Dimensions":[[]],"Metrics":[{"Name":"deadLettered","Unit":"Count"},{"Name":"processed","Unit":"Count"}]}]},"deadLettered":1,"processed":9}` + "\n"
+	if out.String() != want {
+		t.Fatalf("by outcome:\n got %s\nwant %s", out.String(), want)
+	}
+
+	out.Reset()
+	m = NewMetrics(BySource)
+	count(m)
+	if err := m.Flush(&out, now); err != nil {
+		t.Fatal(err)
+	}
+	want = `{"_aws":{"Timestamp":1790000000123,"CloudWatchMetrics":[{"Namespace":"Tenaz","Dimensions":[[],["source"]],"Metrics":[{"Name":"deadLettered","Unit":"Count"},{"Name":"processed","Unit":"Count"}]}]},"deadLettered":1,"processed":4,"source":"github"}` + "\n" +
+		`{"_aws":{"Timestamp":1790000000123,"CloudWatchMetrics":[{"Namespace":"Tenaz","Dimensions":[[],["source"]],"Metrics":[{"Name":"processed","Unit":"Count"}]}]},"processed":5,"source":"stripe"}` + "\n"
+	if out.String() != want {
+		t.Fatalf("by source:\n got %s\nwant %s", out.String(), want)
+	}
+	out.Reset()
+	if err := NewMetrics(ByOutcome).Flush(&out, now); err != nil || out.Len() != 0 {
+		t.Fatalf("nothing counted: wrote %q (%v)", out.String(), err)
+	}
+}
+
+func TestParseDetail(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]Detail{"": ByOutcome, "outcome": ByOutcome, "Source": BySource, " type ": ByType} {
+		if got, ok := ParseDetail(in); !ok || got != want || (in != "" && !strings.EqualFold(strings.TrimSpace(in), got.String())) {
+			t.Errorf("ParseDetail(%q) = %v, %v", in, got, ok)
+		}
+	}
+	if _, ok := ParseDetail("everything"); ok {
+		t.Error("ParseDetail(everything) ok")
 	}
 }

@@ -1,6 +1,8 @@
 // Command cost prices a million 2 KB webhooks for each scenario the billing test
 // measured on moto, from those request counts, the template's settings, the
-// measured start-up times and a dated price table. `make bench` runs it:
+// measured start-up times and a dated price table; and the stack's idle cost per
+// month at the template's defaults, item by item, against its target (IdleTarget),
+// with what traffic and each opt-in add. `make bench` runs it:
 //
 //	go run ./infra/bench/cost -requests .run/bench/requests.json \
 //	    -startup .run/bench/startup.json [-prices infra/bench/prices.json] \
@@ -44,7 +46,18 @@ type Result struct {
 	PricesAsOf string       `json:"pricesAsOf"`
 	Region     string       `json:"region"`
 	Scenarios  []ScenarioUS `json:"scenarios"`
-	Fixed      float64      `json:"fixedMonthlyUsd"`
+	// Fixed is the idle cost per month at the template's defaults; IdleItems its
+	// items; IdleTarget the most it may be.
+	Fixed      float64  `json:"fixedMonthlyUsd"`
+	IdleTarget float64  `json:"idleTargetUsd"`
+	IdleItems  []ItemUS `json:"idleItems"`
+}
+
+// ItemUS is one item of the idle cost.
+type ItemUS struct {
+	Name string  `json:"name"`
+	USD  float64 `json:"usd"`
+	How  string  `json:"how"`
 }
 
 // ScenarioUS is the price of a million webhooks of one scenario per front door.
@@ -117,14 +130,27 @@ func run(w io.Writer, pricesPath, tmplPath, requestsPath, startupPath, outPath s
 	for _, l := range happy[HTTPAPI] {
 		fmt.Fprintf(w, "  %-18s %9s  %s\n", l.Name, usd(l.USD), l.How)
 	}
-	fixed, total, err := FixedMonthly(t)
+	idle, err := ReadIdle(tmplPath)
 	if err != nil {
 		return err
 	}
-	res.Fixed = total
-	fmt.Fprintf(w, "\nfixed per month, with no traffic: %s\n", usd(total))
-	for _, l := range fixed {
-		fmt.Fprintf(w, "  %-18s %9s  %s\n", l.Name, usd(l.USD), l.How)
+	items, total, options, err := IdleMonthly(t, idle)
+	if err != nil {
+		return err
+	}
+	res.Fixed, res.IdleTarget = total, IdleTarget
+	verdict := "met"
+	if total > IdleTarget {
+		verdict = "MISSED"
+	}
+	fmt.Fprintf(w, "\nidle cost per month at the template's defaults, no traffic: %s (target <= %s: %s)\n", usd(total), usd(IdleTarget), verdict)
+	for _, l := range items {
+		res.IdleItems = append(res.IdleItems, ItemUS(l))
+		fmt.Fprintf(w, "  %-22s %9s  %s\n", l.Name, usd(l.USD), l.How)
+	}
+	fmt.Fprintf(w, "added per month by traffic and opt-ins:\n")
+	for _, l := range options {
+		fmt.Fprintf(w, "  %-22s %9s  %s\n", l.Name, "+"+usd(l.USD), l.How)
 	}
 	if outPath != "" {
 		b, err := json.MarshalIndent(res, "", "  ")

@@ -32,8 +32,9 @@ type Assumptions struct {
 	ColdStartsPerMillionInvocations float64 `json:"coldStartsPerMillionInvocations"`
 	LogRetentionDays                float64 `json:"logRetentionDays"`
 	AvgIdempotencyItemOverheadBytes float64 `json:"avgIdempotencyItemOverheadBytes"`
-	IdleESMReceivesPerMonth         float64 `json:"idleEsmReceivesPerMonth"`
-	CustomMetrics                   float64 `json:"customMetrics"`
+	IdleESMPollers                  float64 `json:"idleEsmPollers"`
+	IdleESMWaitSeconds              float64 `json:"idleEsmWaitSeconds"`
+	HoursPerMonth                   float64 `json:"hoursPerMonth"`
 }
 
 // price returns the named price or an error naming what is missing.
@@ -199,31 +200,78 @@ func CostPerMillion(s Scenario, door FrontDoor, d Deployment, t PriceTable, star
 	return lines, total, nil
 }
 
-// FixedMonthly is what a deployed stack costs per month with no traffic.
-func FixedMonthly(t PriceTable) ([]Line, float64, error) {
-	var lines []Line
-	for _, c := range []struct {
-		name, price string
-		qty         float64
-		how         string
-	}{
-		{"idle queue polling", "sqsStandardPerMillion", t.Assumptions.IdleESMReceivesPerMonth / 1e6, "the event source mapping's long polls"},
-		{"sources secret", "secretMonth", 1, "one secret"},
-		{"alarms", "alarmMonth", 2, "DLQ depth and oldest message"},
-		{"dashboard", "dashboardMonth", 1, "beyond the account's three free ones"},
-		{"custom metrics", "customMetricMonth", t.Assumptions.CustomMetrics, "EMF metrics: each metric name x dimension values counts as one"},
-	} {
-		v, err := t.price(c.price)
-		if err != nil {
-			return nil, 0, err
+// IdleTarget is the most a deployed stack may cost per month with no traffic, at
+// the template's defaults, in US dollars.
+const IdleTarget = 1.00
+
+// outcomeMetrics is the number of outcome counters the processor emits
+// (processor.Outcome: processed, duplicate, unrouted, deferred, retried,
+// deadLettered, failed); breakerStates the states a breaker transition can reach.
+const (
+	outcomeMetrics = 7
+	breakerStates  = 3
+)
+
+// IdleMonthly is what a stack deployed at the template's defaults costs per month
+// with no traffic, item by item: every item that can cost anything fixed is listed,
+// at $0 when it costs nothing idle, with why. Options lists what each opt-in and
+// what traffic add per month.
+func IdleMonthly(t PriceTable, idle Idle) (items []Line, total float64, options []Line, err error) {
+	p := map[string]float64{}
+	for _, n := range []string{"sqsStandardPerMillion", "alarmMonth", "dashboardMonth", "secretMonth", "ssmStandardParameterMonth", "customMetricMonth"} {
+		if p[n], err = t.price(n); err != nil {
+			return nil, 0, nil, err
 		}
-		lines = append(lines, Line{Name: c.name, USD: v * c.qty, How: fmt.Sprintf("%g x $%g (%s)", c.qty, v, c.how)})
 	}
-	total := 0.0
-	for _, l := range lines {
+	a := t.Assumptions
+	if a.IdleESMPollers <= 0 || a.IdleESMWaitSeconds <= 0 || a.HoursPerMonth <= 0 {
+		return nil, 0, nil, fmt.Errorf("price table %s: idleEsmPollers, idleEsmWaitSeconds and hoursPerMonth must be positive", t.AsOf)
+	}
+	add := func(name string, usd float64, how string, args ...any) {
+		items = append(items, Line{Name: name, USD: usd, How: fmt.Sprintf(how, args...)})
+	}
+	polls := a.IdleESMPollers * 3600 / a.IdleESMWaitSeconds * a.HoursPerMonth
+	add("idle queue polls", polls/1e6*p["sqsStandardPerMillion"], "%.0f ReceiveMessage x $%.2f/M: %g pollers, one %g s long poll each, %g h",
+		polls, p["sqsStandardPerMillion"], a.IdleESMPollers, a.IdleESMWaitSeconds, a.HoursPerMonth)
+
+	alarmMetrics, names := 0, []string{}
+	for _, al := range idle.Alarms {
+		alarmMetrics += al.Metrics
+		names = append(names, fmt.Sprintf("%s %d", al.Name, al.Metrics))
+	}
+	add("alarms", float64(alarmMetrics)*p["alarmMonth"], "%d alarm metrics x $%.2f (%s)", alarmMetrics, p["alarmMonth"], join(names))
+	add("dashboard", float64(len(idle.Dashboards))*p["dashboardMonth"], "%d x $%.2f (CreateDashboard=true adds one; the account's three free ones are not counted)",
+		len(idle.Dashboards), p["dashboardMonth"])
+	switch idle.SourcesStore {
+	case "parameter":
+		add("sources", p["ssmStandardParameterMonth"]+float64(len(idle.Secrets))*p["secretMonth"],
+			"SSM standard SecureString parameter $%.2f + %d secrets x $%.2f (SourcesStore=%s)", p["ssmStandardParameterMonth"], len(idle.Secrets), p["secretMonth"], idle.SourcesStore)
+	case "secret":
+		add("sources", float64(len(idle.Secrets))*p["secretMonth"], "%d secrets x $%.2f (SourcesStore=%s)", len(idle.Secrets), p["secretMonth"], idle.SourcesStore)
+	default:
+		return nil, 0, nil, fmt.Errorf("SourcesStore default %q is neither parameter nor secret", idle.SourcesStore)
+	}
+	perMetric := p["customMetricMonth"]
+	// At detail source or type, more metrics can exist, per source the operator
+	// adds; the totals exist at every detail.
+	add("custom metrics", 0, "none receives data with no traffic, and CloudWatch bills a metric only for hours it receives data; can exist: %d outcome totals (MetricsDetail=%s) + %d routes x %d breaker transitions",
+		outcomeMetrics, idle.MetricsDetail, idle.Routes, breakerStates)
+	add("other resources", 0, "on-demand tables, body bucket, log groups, SNS topic, HTTP API, functions: billed per request or per byte kept, and idle keeps nothing past its expiry")
+	for _, l := range items {
 		total += l.USD
 	}
-	return lines, total, nil
+
+	opt := func(name string, usd float64, how string, args ...any) {
+		options = append(options, Line{Name: name, USD: usd, How: fmt.Sprintf(how, args...)})
+	}
+	opt("with traffic", outcomeMetrics*perMetric, "at most: %d outcome totals x $%.2f, each billed for the hours it receives data (steady healthy traffic feeds one or two: $%.2f-$%.2f)",
+		outcomeMetrics, perMetric, perMetric, 2*perMetric)
+	opt("MetricsDetail=source", outcomeMetrics*perMetric, "at most, per source: %d outcomes x $%.2f", outcomeMetrics, perMetric)
+	opt("MetricsDetail=type", outcomeMetrics*perMetric, "at most, per source and per (source, type) pair: %d outcomes x $%.2f each", outcomeMetrics, perMetric)
+	opt("breaker transitions", breakerStates*perMetric, "at most, per route destination: %d states x $%.2f, billed only for hours with a transition", breakerStates, perMetric)
+	opt("CreateDashboard=true", p["dashboardMonth"], "one dashboard ($0 while the account has fewer than three)")
+	opt("SourcesStore=secret", p["secretMonth"]-p["ssmStandardParameterMonth"], "a Secrets Manager secret instead of the parameter")
+	return items, total, options, nil
 }
 
 func join(parts []string) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -140,5 +141,95 @@ func TestReadsTheTemplate(t *testing.T) {
 	}
 	if _, err := ReadDeployment(filepath.Join("..", "prices.json"), 7); err == nil || !strings.Contains(err.Error(), "Resources") && !strings.Contains(err.Error(), "has no") {
 		t.Fatalf("a file that is not a template: %v", err)
+	}
+}
+
+// The idle cost priced by hand: the mapping's empty polls and the alarm metrics;
+// the parameter, no dashboard and metrics without data cost nothing. Every item is
+// listed, at $0 when it costs nothing.
+func TestIdleByHand(t *testing.T) {
+	p := testPrices(t)
+	idle := Idle{Alarms: []Alarm{{"A", 1}, {"B", 2}}, SourcesStore: "parameter", MetricsDetail: "outcome"}
+	items, total, options, err := IdleMonthly(p, idle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	polls := 5.0 * 3 * 60 * 730 // 5 pollers, a 20 s poll each, 730 h
+	want := polls/1e6*p.Prices["sqsStandardPerMillion"].USD + 3*p.Prices["alarmMonth"].USD
+	if math.Abs(total-want) > 1e-9 {
+		t.Fatalf("idle $%.6f, want $%.6f", total, want)
+	}
+	var names []string
+	for _, l := range items {
+		names = append(names, l.Name)
+	}
+	if strings.Join(names, ",") != "idle queue polls,alarms,dashboard,sources,custom metrics,other resources" {
+		t.Fatalf("items %v", names)
+	}
+	if len(options) == 0 {
+		t.Fatal("no opt-ins listed")
+	}
+	// Opting in to the dashboard and the secret adds their prices.
+	idle.Dashboards, idle.Secrets, idle.SourcesStore = []string{"Dashboard"}, []string{"SourcesSecret"}, "secret"
+	_, more, _, err := IdleMonthly(p, idle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := more - total; math.Abs(d-p.Prices["dashboardMonth"].USD-p.Prices["secretMonth"].USD) > 1e-9 {
+		t.Fatalf("dashboard and secret add $%.6f", d)
+	}
+	idle.SourcesStore = "vault"
+	if _, _, _, err := IdleMonthly(p, idle); err == nil {
+		t.Fatal("unknown sources store: no error")
+	}
+}
+
+// The repository's template at its defaults: three alarms reading four metrics, no
+// dashboard, no secret, sources in the parameter, metrics by outcome, within the
+// target. With the opt-ins turned on by default it misses it.
+func TestReadIdleTemplate(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "template.yaml")
+	idle, err := ReadIdle(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := 0
+	for _, a := range idle.Alarms {
+		metrics += a.Metrics
+	}
+	if len(idle.Alarms) < 3 || metrics < 4 || len(idle.Dashboards) != 0 || len(idle.Secrets) != 0 ||
+		idle.SourcesStore != "parameter" || idle.MetricsDetail != "outcome" || idle.Routes != 0 {
+		t.Fatalf("idle items %+v", idle)
+	}
+	_, total, _, err := IdleMonthly(testPrices(t), idle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total > IdleTarget {
+		t.Fatalf("the template's idle cost $%.3f is above $%.2f", total, IdleTarget)
+	}
+
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := strings.Replace(string(raw), "  CreateDashboard:\n    Type: String\n    Default: \"false\"", "  CreateDashboard:\n    Type: String\n    Default: \"true\"", 1)
+	on = strings.Replace(on, "  SourcesStore:\n    Type: String\n    Default: parameter", "  SourcesStore:\n    Type: String\n    Default: secret", 1)
+	if on == string(raw) {
+		t.Fatal("the template's CreateDashboard and SourcesStore defaults were not found")
+	}
+	variant := filepath.Join(t.TempDir(), "template.yaml")
+	if err := os.WriteFile(variant, []byte(on), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	idle, err = ReadIdle(variant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idle.Dashboards) != 1 || len(idle.Secrets) != 1 || idle.SourcesStore != "secret" {
+		t.Fatalf("with the opt-ins on: %+v", idle)
+	}
+	if _, total, _, _ := IdleMonthly(testPrices(t), idle); total <= IdleTarget {
+		t.Fatalf("with a dashboard and a secret the idle cost is $%.3f", total)
 	}
 }

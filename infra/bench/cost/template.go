@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -114,4 +115,158 @@ func get(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// Alarm is one CloudWatch alarm of the template and the metrics it reads (each is
+// billed as one alarm metric).
+type Alarm struct {
+	Name    string
+	Metrics int
+}
+
+// Idle is what the template deploys at its defaults that costs money with no
+// traffic, and what decides the custom metrics that can exist.
+type Idle struct {
+	Alarms        []Alarm  // the alarms deployed at the defaults
+	Dashboards    []string // the dashboards deployed at the defaults
+	Secrets       []string // the Secrets Manager secrets deployed at the defaults
+	SourcesStore  string   // SourcesStore's default: parameter or secret
+	MetricsDetail string   // MetricsDetail's default: outcome, source or type
+	Routes        int      // routes in the Routes default, each a breaker dependency
+	Off           []string // resources whose condition is false at the defaults
+}
+
+// ReadIdle reads the idle items of a SAM template at its parameters' defaults.
+// A resource with a Condition counts when the condition holds at the defaults;
+// conditions of !Equals, !Not, !And and !Or on parameters (!Ref) and literals
+// are evaluated, anything else is an error rather than a guess.
+func ReadIdle(path string) (Idle, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Idle{}, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return Idle{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return Idle{}, fmt.Errorf("%s is empty", path)
+	}
+	root := doc.Content[0]
+	params, conds, resources := get(root, "Parameters"), get(root, "Conditions"), get(root, "Resources")
+	if resources == nil {
+		return Idle{}, fmt.Errorf("%s has no Resources", path)
+	}
+	def := func(name string) (string, error) {
+		d := get(get(params, name), "Default")
+		if d == nil {
+			return "", fmt.Errorf("%s: parameter %s has no default", path, name)
+		}
+		return d.Value, nil
+	}
+	var eval func(n *yaml.Node) (string, error)
+	eval = func(n *yaml.Node) (string, error) {
+		args := n.Content
+		truth := func(b bool) string { return strconv.FormatBool(b) }
+		switch n.Tag {
+		case "!Ref":
+			return def(n.Value)
+		case "!Condition":
+			c := get(conds, n.Value)
+			if c == nil {
+				return "", fmt.Errorf("%s: no condition %s", path, n.Value)
+			}
+			return eval(c)
+		case "!Equals":
+			if len(args) != 2 {
+				return "", fmt.Errorf("%s: !Equals with %d arguments", path, len(args))
+			}
+			a, err := eval(args[0])
+			if err != nil {
+				return "", err
+			}
+			b, err := eval(args[1])
+			if err != nil {
+				return "", err
+			}
+			return truth(a == b), nil
+		case "!Not", "!And", "!Or":
+			all, any := true, false
+			for _, a := range args {
+				v, err := eval(a)
+				if err != nil {
+					return "", err
+				}
+				all, any = all && v == "true", any || v == "true"
+			}
+			switch n.Tag {
+			case "!Not":
+				return truth(!all), nil
+			case "!And":
+				return truth(all), nil
+			}
+			return truth(any), nil
+		}
+		if n.Kind == yaml.ScalarNode {
+			return n.Value, nil
+		}
+		return "", fmt.Errorf("%s: cannot evaluate %s at line %d", path, n.Tag, n.Line)
+	}
+
+	var idle Idle
+	if idle.SourcesStore, err = def("SourcesStore"); err != nil {
+		return idle, err
+	}
+	if idle.MetricsDetail, err = def("MetricsDetail"); err != nil {
+		return idle, err
+	}
+	routes, err := def("Routes")
+	if err != nil {
+		return idle, err
+	}
+	var rs []json.RawMessage
+	if err := json.Unmarshal([]byte(routes), &rs); err != nil {
+		return idle, fmt.Errorf("%s: Routes default: %w", path, err)
+	}
+	idle.Routes = len(rs)
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		name, res := resources.Content[i].Value, resources.Content[i+1]
+		if c := get(res, "Condition"); c != nil {
+			on, err := eval(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!Condition", Value: c.Value})
+			if err != nil {
+				return idle, err
+			}
+			if on != "true" {
+				idle.Off = append(idle.Off, name)
+				continue
+			}
+		}
+		props, typ := get(res, "Properties"), get(res, "Type")
+		if typ == nil {
+			return idle, fmt.Errorf("%s: resource %s has no Type", path, name)
+		}
+		switch typ.Value {
+		case "AWS::CloudWatch::Alarm":
+			a := Alarm{Name: name}
+			if get(props, "MetricName") != nil {
+				a.Metrics = 1
+			}
+			if ms := get(props, "Metrics"); ms != nil {
+				for _, m := range ms.Content {
+					if get(m, "MetricStat") != nil {
+						a.Metrics++
+					}
+				}
+			}
+			if a.Metrics == 0 {
+				return idle, fmt.Errorf("%s: alarm %s reads no metric", path, name)
+			}
+			idle.Alarms = append(idle.Alarms, a)
+		case "AWS::CloudWatch::Dashboard":
+			idle.Dashboards = append(idle.Dashboards, name)
+		case "AWS::SecretsManager::Secret":
+			idle.Secrets = append(idle.Secrets, name)
+		}
+	}
+	return idle, nil
 }

@@ -69,7 +69,12 @@ type Cost struct {
 		HTTPAPI     float64 `json:"httpApiUsdPerMillion"`
 		FunctionURL float64 `json:"functionUrlUsdPerMillion"`
 	} `json:"scenarios"`
-	Fixed float64 `json:"fixedMonthlyUsd"`
+	Fixed      float64 `json:"fixedMonthlyUsd"` // idle cost per month at the template's defaults
+	IdleTarget float64 `json:"idleTargetUsd"`
+	IdleItems  []struct {
+		Name string  `json:"name"`
+		USD  float64 `json:"usd"`
+	} `json:"idleItems"`
 }
 
 // Targets of the proof, in the units of the rows. The figures users pay for or wait on
@@ -254,7 +259,16 @@ func Build(in Inputs) []Row {
 			add(h)
 			add(u)
 		}
-		add(Row{Figure: "fixed cost per month with no traffic", Measured: usd(in.Cost.Fixed)})
+		// The idle cost, one row per item (cost.txt says how each is priced), then
+		// the total against its target.
+		for _, it := range in.Cost.IdleItems {
+			add(Row{Figure: "idle cost per month, " + it.Name, Measured: usd(it.USD)})
+		}
+		idle := Row{Figure: fmt.Sprintf("idle cost per month at the template's defaults, no traffic (prices %s)", in.Cost.PricesAsOf), Measured: usd(in.Cost.Fixed)}
+		if in.Cost.IdleTarget > 0 {
+			idle.Target, idle.Met = fmt.Sprintf("<= $%.2f", in.Cost.IdleTarget), met(in.Cost.Fixed <= in.Cost.IdleTarget)
+		}
+		add(idle)
 	}
 	return rows
 }

@@ -189,3 +189,28 @@ func TestBuildInvocationInputs(t *testing.T) {
 		t.Fatalf("ingest alone %+v", r)
 	}
 }
+
+// The idle cost is one row per item and a total judged against its target: met at
+// or below it, missed above.
+func TestBuildIdleCost(t *testing.T) {
+	var c Cost
+	if err := json.Unmarshal([]byte(`{"pricesAsOf": "2026-11-01", "fixedMonthlyUsd": 0.663, "idleTargetUsd": 1,
+	  "idleItems": [{"name": "idle queue polls", "usd": 0.263}, {"name": "alarms", "usd": 0.4}, {"name": "dashboard", "usd": 0}]}`), &c); err != nil {
+		t.Fatal(err)
+	}
+	rows := Build(Inputs{Cost: &c})
+	if r := row(t, rows, "idle cost per month, alarms"); r.Measured != "$0.400" || r.Target != "" {
+		t.Fatalf("alarms row %+v", r)
+	}
+	if r := row(t, rows, "idle cost per month, dashboard"); r.Measured != "$0.000" {
+		t.Fatalf("dashboard row %+v", r)
+	}
+	total := "idle cost per month at the template's defaults"
+	if r := row(t, rows, total); r.Measured != "$0.663" || r.Target != "<= $1.00" || r.Met != "yes" {
+		t.Fatalf("idle total row %+v", r)
+	}
+	c.Fixed = 1.02
+	if r := row(t, Build(Inputs{Cost: &c}), total); r.Met != "NO" {
+		t.Fatalf("$1.02 must miss <= $1.00: %+v", r)
+	}
+}

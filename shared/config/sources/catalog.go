@@ -14,23 +14,23 @@ import (
 // Defaults of the catalog's refresh.
 const (
 	// DefaultRefresh is how old the sources may get before a request re-reads the
-	// secret: 300 s (TENAZ_SOURCES_REFRESH_SECONDS).
+	// parameter or secret: 300 s (TENAZ_SOURCES_REFRESH_SECONDS).
 	DefaultRefresh = 300 * time.Second
-	// MinRefreshGap is the least time between two reads of the secret caused by
+	// MinRefreshGap is the least time between two reads of the store caused by
 	// failed signatures or failed reads: 10 s. A flood of badly signed requests
-	// costs at most one Secrets Manager call per 10 s per container.
+	// costs at most one store call per 10 s per container.
 	MinRefreshGap = 10 * time.Second
 )
 
 // Catalog serves the sources to ingest and keeps them fresh. Sources from
-// TENAZ_SOURCES are fixed; sources from the secret are re-read when a request
-// finds them older than the refresh interval, and at once (at most once per
+// TENAZ_SOURCES are fixed; sources from the parameter or secret are re-read when a
+// request finds them older than the refresh interval, and at once (at most once per
 // MinRefreshGap) when a signature fails, as the sender's secret may have rotated.
-// A request within the interval makes no Secrets Manager call. A failed re-read
+// A request within the interval makes no store call. A failed re-read
 // keeps the sources in hand and is logged.
 type Catalog struct {
 	getenv    config.Getenv
-	secrets   SecretGetter
+	stores    Stores
 	refreshes bool // false for inline sources: nothing to refresh
 	refresh   time.Duration
 	now       func() time.Time
@@ -46,16 +46,18 @@ type Catalog struct {
 // CatalogOptions configure NewCatalog.
 type CatalogOptions struct {
 	Getenv  config.Getenv
-	Secrets SecretGetter     // may be nil when TENAZ_SOURCES is set
-	Refresh time.Duration    // default DefaultRefresh
-	Now     func() time.Time // default time.Now
-	Log     *slog.Logger     // default slog.Default()
+	Secrets SecretGetter // may be nil unless TENAZ_SOURCES_SECRET_ID is the source
+	// Parameters may be nil unless TENAZ_SOURCES_PARAMETER is the source.
+	Parameters ParameterGetter
+	Refresh    time.Duration    // default DefaultRefresh
+	Now        func() time.Time // default time.Now
+	Log        *slog.Logger     // default slog.Default()
 }
 
 // NewCatalog reads the sources once. It fails only when nothing can be read;
 // invalid entries are logged (by name and reason) and answer 404.
 func NewCatalog(ctx context.Context, o CatalogOptions) (*Catalog, error) {
-	c := &Catalog{secrets: o.Secrets, refresh: o.Refresh, now: o.Now, log: o.Log}
+	c := &Catalog{stores: Stores{Secrets: o.Secrets, Parameters: o.Parameters}, refresh: o.Refresh, now: o.Now, log: o.Log}
 	if c.refresh <= 0 {
 		c.refresh = DefaultRefresh
 	}
@@ -65,7 +67,7 @@ func NewCatalog(ctx context.Context, o CatalogOptions) (*Catalog, error) {
 	if c.log == nil {
 		c.log = slog.Default()
 	}
-	set, err := LoadSet(ctx, o.Getenv, o.Secrets)
+	set, err := LoadSetFrom(ctx, o.Getenv, c.stores)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +85,7 @@ func (c *Catalog) Len() int {
 	return len(c.set.Sources)
 }
 
-// Source returns the named source, re-reading the secret first when the sources
+// Source returns the named source, re-reading the store first when the sources
 // are older than the refresh interval.
 func (c *Catalog) Source(ctx context.Context, name string) (*webhook.Source, bool) {
 	c.mu.Lock()
@@ -98,7 +100,7 @@ func (c *Catalog) Source(ctx context.Context, name string) (*webhook.Source, boo
 	return s, ok
 }
 
-// SignatureFailed re-reads the secret unless it was read less than MinRefreshGap
+// SignatureFailed re-reads the store unless it was read less than MinRefreshGap
 // ago, and returns the named source afterwards with whether it changed.
 func (c *Catalog) SignatureFailed(ctx context.Context, name string) (*webhook.Source, bool) {
 	c.mu.Lock()
@@ -115,7 +117,7 @@ func (c *Catalog) SignatureFailed(ctx context.Context, name string) (*webhook.So
 	return after, after != nil && after != before
 }
 
-// reload reads the secret unless a read is under way or was started less than
+// reload reads the store unless a read is under way or was started less than
 // MinRefreshGap ago (checked again here: callers decide they are due outside the
 // lock, so two of them may race to this point).
 func (c *Catalog) reload(ctx context.Context) {
@@ -126,7 +128,7 @@ func (c *Catalog) reload(ctx context.Context) {
 	}
 	c.reloading, c.triedAt = true, c.now()
 	c.mu.Unlock()
-	set, err := LoadSet(ctx, c.getenv, c.secrets)
+	set, err := LoadSetFrom(ctx, c.getenv, c.stores)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reloading = false

@@ -21,9 +21,14 @@ type Set struct {
 
 // LoadSet is Load that degrades: an invalid entry is put in Invalid and the others
 // are kept. It fails only when nothing can be read: no setting, an unreadable
-// secret, or a value that is not a JSON object.
+// parameter or secret, or a value that is not a JSON object.
 func LoadSet(ctx context.Context, getenv config.Getenv, secrets SecretGetter) (Set, error) {
-	data, where, err := read(ctx, getenv, secrets)
+	return LoadSetFrom(ctx, getenv, Stores{Secrets: secrets})
+}
+
+// LoadSetFrom is LoadSet with every store (see LoadFrom).
+func LoadSetFrom(ctx context.Context, getenv config.Getenv, st Stores) (Set, error) {
+	data, where, err := read(ctx, getenv, st)
 	if err != nil {
 		return Set{}, err
 	}

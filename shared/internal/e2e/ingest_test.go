@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/internal/awstest"
@@ -67,21 +69,42 @@ func receiveAll(t *testing.T, client *sqs.Client, url string) []string {
 
 // Every sample through the real ingest binary: each accepted webhook is on the moto
 // queue exactly once with the provider's id; each refusal has its status and leaves
-// nothing. Sources come from Secrets Manager, as the template wires them.
+// nothing. Sources come from an SSM SecureString parameter, as the template wires
+// them by default, and from Secrets Manager (SourcesStore=secret).
 func TestE2EIngestSamples(t *testing.T) {
 	ctx := context.Background()
 	cfg := awstest.Config(t)
-	sqsClient := sqs.NewFromConfig(cfg)
-	queueURL := createQueue(t, sqsClient, "webhooks")
-	secret := awstest.Name(t, "tenaz-sources")
-	if _, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String(secret), SecretString: aws.String(string(samples.SourcesJSON(t))),
-	}); err != nil {
-		t.Fatal(err)
+	stores := map[string]func(t *testing.T) string{
+		"parameter": func(t *testing.T) string {
+			name := "/" + awstest.Name(t, "tenaz") + "/sources"
+			if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{
+				Name: aws.String(name), Value: aws.String(string(samples.SourcesJSON(t))), Type: ssmtypes.ParameterTypeSecureString,
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return "TENAZ_SOURCES_PARAMETER=" + name
+		},
+		"secret": func(t *testing.T) string {
+			secret := awstest.Name(t, "tenaz-sources")
+			if _, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+				Name: aws.String(secret), SecretString: aws.String(string(samples.SourcesJSON(t))),
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return "TENAZ_SOURCES_SECRET_ID=" + secret
+		},
 	}
+	for _, store := range []string{"parameter", "secret"} {
+		t.Run(store, func(t *testing.T) { ingestSamples(t, stores[store](t)) })
+	}
+}
 
+func ingestSamples(t *testing.T, sourcesEnv string) {
+	ctx := context.Background()
+	sqsClient := sqs.NewFromConfig(awstest.Config(t))
+	queueURL := createQueue(t, sqsClient, "webhooks")
 	fn := lambdatest.Start(t, "ingest", lambdatest.Build(t, "./functions/ingest"), 10*time.Second,
-		append(awsEnv(t), "TENAZ_QUEUE_URL="+queueURL, "TENAZ_SOURCES_SECRET_ID="+secret)...)
+		append(awsEnv(t), "TENAZ_QUEUE_URL="+queueURL, sourcesEnv)...)
 
 	sources := samples.Sources(t)
 	var wantIDs []string
