@@ -38,6 +38,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/tenaz/tenaz/shared/blob"
 	"github.com/tenaz/tenaz/shared/config"
@@ -82,7 +83,7 @@ func setup(ctx context.Context, log *slog.Logger) (*ingest.Service, error) {
 		return nil, err
 	}
 	catalog, err := sources.NewCatalog(ctx, sources.CatalogOptions{
-		Getenv: os.Getenv, Secrets: secretsmanager.NewFromConfig(awsCfg), Parameters: sources.NewParameterStore(awsCfg, os.Getenv("AWS_ENDPOINT_URL_SSM")),
+		Getenv: os.Getenv, Secrets: secretsmanager.NewFromConfig(awsCfg), Parameters: sources.NewParameterStore(ssm.NewFromConfig(awsCfg)),
 		Refresh: refresh, Log: log,
 	})
 	if err != nil {

@@ -23,7 +23,7 @@ func TestIntegrationSourcesFromParameterStore(t *testing.T) {
 	ctx := context.Background()
 	cfg := awstest.Config(t)
 	ps := ssm.NewFromConfig(cfg) // the test's own writes, as an operator's CLI makes them
-	store := NewParameterStore(cfg, "")
+	store := NewParameterStore(ps)
 	name := "/" + awstest.Name(t, "tenaz") + "/sources"
 	put := func(v string, overwrite bool) {
 		t.Helper()
