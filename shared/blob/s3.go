@@ -161,3 +161,13 @@ func classify(op, key string, err error) error {
 	}
 	return &Error{Op: op, Key: key, retryable: true, Err: err}
 }
+
+// NewS3Client returns the S3 client of the body store from cfg. With an endpoint
+// override (BaseEndpoint, from AWS_ENDPOINT_URL, as moto server and other
+// emulators are reached) it addresses buckets by path, which needs no DNS name per
+// bucket. It makes no request.
+func NewS3Client(cfg aws.Config) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = cfg.BaseEndpoint != nil
+	})
+}

@@ -132,3 +132,12 @@ func TestS3DeleteAndTouchErrors(t *testing.T) {
 		t.Fatalf("touch during an outage: %v, want retryable", err)
 	}
 }
+
+func TestNewS3ClientIsPathStyleOnlyWithAnEndpointOverride(t *testing.T) {
+	if blob.NewS3Client(aws.Config{Region: "us-east-1"}).Options().UsePathStyle {
+		t.Error("path style without an endpoint override")
+	}
+	if !blob.NewS3Client(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String("http://127.0.0.1:5000")}).Options().UsePathStyle {
+		t.Error("virtual-hosted style with an endpoint override")
+	}
+}
