@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/tenaz/tenaz/shared/blob"
 	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/esm"
@@ -74,7 +75,10 @@ type Pipeline struct {
 	Redriver  *redrive.Redriver
 	Demo      *Demo
 
-	sender       *Sender
+	sender *Sender
+	// bodies is the claim-check body store the processor and redrive read stored
+	// bodies from (in memory, on either backend).
+	bodies       *blob.Memory
 	stats        *Stats
 	dependencies []string
 	// dlqMu keeps DLQ listings and redrive runs apart: a listing on SQS receives
@@ -149,7 +153,8 @@ func New(o Options) (*Pipeline, error) {
 		return nil, errors.New("local: the backend needs Main, DLQ, Store and Breakers")
 	}
 
-	p := &Pipeline{Backend: b.Name, Main: b.Main, DLQ: b.DLQ, Store: b.Store, Demo: NewDemo(), sender: o.Sender, stats: newStats()}
+	p := &Pipeline{Backend: b.Name, Main: b.Main, DLQ: b.DLQ, Store: b.Store, Demo: NewDemo(), sender: o.Sender, stats: newStats(),
+		bodies: blob.NewMemory()}
 	seen := map[string]bool{}
 	for _, rt := range reg.Routes() {
 		if rt.Dependency != "" && !seen[rt.Dependency] {
@@ -173,11 +178,12 @@ func New(o Options) (*Pipeline, error) {
 		DeadLetter: p.DLQ,
 		Breakers:   p.Breakers,
 		Attempts:   p.Store,
+		Bodies:     p.bodies,
 		Settings:   set,
 		Log:        o.Log,
 		Observe:    p.stats.processed,
 	})
-	p.Redriver = redrive.New(redrive.Options{DLQ: p.DLQ, Queue: p.Main, Budget: p.Store, Log: o.Log,
+	p.Redriver = redrive.New(redrive.Options{DLQ: p.DLQ, Queue: p.Main, Budget: p.Store, Bodies: p.bodies, Log: o.Log,
 		Breakers: p.Breakers, Dependencies: p.dependencies,
 		Settings: redrive.Settings{ReceiveWait: 100 * time.Millisecond}})
 	p.Poller, err = esm.New(esm.Options{
