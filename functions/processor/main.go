@@ -21,6 +21,10 @@
 //	TENAZ_REFUND_MAX_RECEIVES      receives after which a failed probe counts as an attempt (default 150)
 //	TENAZ_METRICS_DETAIL           outcome | source | type: EMF outcome counters as totals (default),
 //	                               also per source, or also per source and type
+//	TENAZ_BODY_BUCKET              S3 bucket of the claim-check body store (optional): a
+//	                               message whose body is held there is read from it, and
+//	                               the body deleted once the event is done; without it
+//	                               such a message is dead-lettered as bodyMissing
 //	TENAZ_LOG_LEVEL                debug | info | warn | error (default info)
 package main
 
@@ -28,11 +32,13 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tenaz/tenaz/shared/blob"
 	"github.com/tenaz/tenaz/shared/breaker"
 	breakerstore "github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/config"
@@ -102,6 +108,9 @@ func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) 
 		set.OnTransition, set.OnStoreError = processor.BreakerTelemetry(log, os.Stdout)
 		opts.Breakers = breaker.New(breakerstore.New(breakerTable, ddb, breakerstore.Options{}), set)
 		opts.Attempts = store
+	}
+	if bucket := strings.TrimSpace(os.Getenv(config.EnvBodyBucket)); bucket != "" {
+		opts.Bodies = blob.NewS3(blob.NewS3Client(awsCfg), bucket)
 	}
 	return processor.New(opts), nil
 }

@@ -15,6 +15,9 @@
 //	TENAZ_REDRIVE_LIMIT      redriveCount at which a message stays in the DLQ (default 3)
 //	TENAZ_BREAKER_TABLE      breaker table (optional): with TENAZ_ROUTES, every report
 //	TENAZ_ROUTES             carries the breaker state of each route's destination
+//	TENAZ_BODY_BUCKET        S3 bucket of the claim-check body store (optional): a stored
+//	                         body is touched before its message is replayed; without it a
+//	                         message whose body is stored stays in the DLQ (bodyMissing)
 //	TENAZ_LOG_LEVEL          debug | info | warn | error (default info)
 //
 // AWS endpoints, region and credentials come from the SDK's standard settings.
@@ -30,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tenaz/tenaz/shared/blob"
 	"github.com/tenaz/tenaz/shared/breaker"
 	breakerstore "github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/config"
@@ -94,6 +98,9 @@ func setup(ctx context.Context, log *slog.Logger) (*redrive.Redriver, error) {
 		}
 		cfg.Breaker.CacheTTL = -1 // a report reads the current state
 		opts.Breakers = breaker.New(breakerstore.New(table, ddb, breakerstore.Options{}), cfg.Breaker)
+	}
+	if bucket := strings.TrimSpace(os.Getenv(config.EnvBodyBucket)); bucket != "" {
+		opts.Bodies = blob.NewS3(blob.NewS3Client(awsCfg), bucket)
 	}
 	return redrive.New(opts), nil
 }

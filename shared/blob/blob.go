@@ -30,7 +30,7 @@ var (
 
 // Error is a failed store call.
 type Error struct {
-	Op        string // "put" or "get"
+	Op        string // "put", "get", "delete" or "touch"
 	Key       string
 	Kind      error // one of the kinds above, or nil for an outage
 	retryable bool

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tenaz/tenaz/shared/blob"
 	"github.com/tenaz/tenaz/shared/blob/blobtest"
 )
 
 func TestMemoryContract(t *testing.T) {
-	blobtest.Run(t, func(t *testing.T) blob.Store { return blob.NewMemory() })
+	blobtest.Run(t, func(t *testing.T) blobtest.Store { return blob.NewMemory() })
 }
 
 func TestKey(t *testing.T) {
@@ -63,5 +64,34 @@ func TestMemoryOutageIsRetryable(t *testing.T) {
 	m.Corrupt("k", []byte("c"))
 	if _, err := m.Get(ctx, "k", blob.Sum(body)); !errors.Is(err, blob.ErrHashMismatch) || blob.Retryable(err) {
 		t.Fatalf("get of a corrupted object: %v, want permanent ErrHashMismatch", err)
+	}
+}
+
+func TestMemoryTouchRestartsTheAge(t *testing.T) {
+	m := blob.NewMemory()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	m.SetClock(func() time.Time { return now })
+	ctx := context.Background()
+	body := []byte("b")
+	if err := m.Put(ctx, "k", blob.Sum(body), body); err != nil {
+		t.Fatal(err)
+	}
+	put, _ := m.Modified("k")
+	now = now.Add(6 * 24 * time.Hour)
+	if err := m.Touch(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if touched, ok := m.Modified("k"); !ok || !touched.Equal(now) || !put.Before(touched) {
+		t.Fatalf("modified after touch = %v (put %v), want %v", touched, put, now)
+	}
+	m.SetOutage(errors.New("down"))
+	if err := m.Touch(ctx, "k"); !blob.Retryable(err) {
+		t.Fatalf("touch during an outage: %v, want retryable", err)
+	}
+	if err := m.Delete(ctx, "k"); !blob.Retryable(err) {
+		t.Fatalf("delete during an outage: %v, want retryable", err)
+	}
+	if m.Len() != 1 {
+		t.Fatal("a delete during an outage removed the object")
 	}
 }

@@ -21,5 +21,15 @@
 //     for, else an error matching ErrHashMismatch.
 //   - Every error an adapter returns is an *Error; Retryable reports whether trying
 //     again can help (outage, throttle: yes; ErrNotFound, ErrHashMismatch: no).
-//   - The S3 adapter requests server-side encryption (SSE-S3, AES256) on every put.
+//   - The S3 adapter requests server-side encryption (SSE-S3, AES256) on every put
+//     and every touch.
+//   - Delete is idempotent: deleting an absent object succeeds. The processor
+//     deletes a body once its event is processed (or found a duplicate), best effort:
+//     the bucket's lifecycle rule removes whatever a failed delete leaves.
+//   - Touch restarts an object's age (the one the lifecycle expiry counts from)
+//     without changing its body or its recorded SHA-256; an absent object is
+//     ErrNotFound. On S3 it is a copy of the object onto itself (MetadataDirective
+//     REPLACE with the same metadata), conditional on the version just read. Redrive
+//     touches a body before it replays its message, so the body outlives the
+//     message's new retention.
 package blob

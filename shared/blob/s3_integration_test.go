@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -31,7 +32,7 @@ func newBucket(t *testing.T, client *s3.Client) string {
 func TestS3Contract(t *testing.T) {
 	client := newS3Client(t)
 	bucket := newBucket(t, client)
-	blobtest.Run(t, func(t *testing.T) blob.Store { return blob.NewS3(client, bucket) })
+	blobtest.Run(t, func(t *testing.T) blobtest.Store { return blob.NewS3(client, bucket) })
 }
 
 func TestS3RecordsSumAndEncryption(t *testing.T) {
@@ -59,5 +60,37 @@ func TestS3MissingBucketIsPermanent(t *testing.T) {
 	_, err := blob.NewS3(client, awstest.Name(t, "tenaz-absent")).Get(context.Background(), "bodies/x/y", blob.Sum(nil))
 	if err == nil || blob.Retryable(err) || errors.Is(err, blob.ErrHashMismatch) {
 		t.Fatalf("get from a missing bucket: %v, want a permanent error", err)
+	}
+}
+
+func TestS3TouchRestartsTheAgeKeepingSumAndEncryption(t *testing.T) {
+	ctx := context.Background()
+	client := newS3Client(t)
+	bucket := newBucket(t, client)
+	store := blob.NewS3(client, bucket)
+	body := []byte(`{"large":true}`)
+	k, _ := blob.Key("github", "d-touch")
+	if err := store.Put(ctx, k, blob.Sum(body), body); err != nil {
+		t.Fatal(err)
+	}
+	head := func() *s3.HeadObjectOutput {
+		t.Helper()
+		h, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	before := head()
+	time.Sleep(1100 * time.Millisecond) // Last-Modified counts whole seconds
+	if err := store.Touch(ctx, k); err != nil {
+		t.Fatalf("touch: %v", err)
+	}
+	after := head()
+	if !after.LastModified.After(*before.LastModified) {
+		t.Errorf("LastModified %v after touch, %v before: the age did not restart", after.LastModified, before.LastModified)
+	}
+	if after.Metadata["sha256"] != blob.Sum(body) || after.ServerSideEncryption != "AES256" {
+		t.Errorf("after touch: metadata %v, SSE %q; want sha256 %s and AES256", after.Metadata, after.ServerSideEncryption, blob.Sum(body))
 	}
 }

@@ -10,4 +10,8 @@
 //   - One request per call, bounded by the route timeout and the invocation deadline.
 //     2xx is success; 408, 425, 429 and 5xx are transient (Retry-After honoured);
 //     other statuses are permanent; network errors and timeouts are transient.
+//   - A body held in the claim-check store is resolved by the reader (the processor,
+//     with blob.Load) before the handler runs; an envelope that is Stored() with an
+//     empty body is refused as a permanent error (ErrBodyNotLoaded) and nothing is
+//     posted: a destination never receives an empty body in place of the event.
 package forward

@@ -3,6 +3,7 @@ package forward
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,10 @@ const (
 	HeaderType           = "X-Tenaz-Type"
 	HeaderAttempt        = "X-Tenaz-Attempt"
 )
+
+// ErrBodyNotLoaded: the envelope's body is held in the claim-check store and was not
+// loaded before forwarding. Permanent: nothing is posted.
+var ErrBodyNotLoaded = errors.New("stored body not loaded")
 
 // Doer is the HTTP call the handler makes (*http.Client satisfies it).
 type Doer interface {
@@ -52,6 +57,11 @@ func New(url string, timeout time.Duration, client Doer) *Handler {
 
 // Handle posts e to the destination.
 func (h *Handler) Handle(ctx context.Context, e *envelope.Envelope, a *idempotency.Attempt) ([]byte, error) {
+	if e.Stored() && len(e.Body) == 0 {
+		// The reader did not resolve the claim check (blob.Load): posting would hand
+		// the destination an empty body as if it were the event.
+		return nil, retry.Permanent(fmt.Errorf("forward: %w: body %s held in the store was not loaded", ErrBodyNotLoaded, e.BodyRef))
+	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(e.Body))

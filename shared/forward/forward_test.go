@@ -2,6 +2,7 @@ package forward
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -157,5 +158,29 @@ func TestSequenceResumesAfterLastStep(t *testing.T) {
 	}
 	if a := mail.hits[1].header.Get(HeaderAttempt); a != "2" {
 		t.Fatalf("email attempt header %q, want 2", a)
+	}
+}
+
+// An envelope whose body is held in the store and was not loaded is refused for good,
+// without a request; once loaded it is posted.
+func TestForwardRefusesAnUnloadedStoredBody(t *testing.T) {
+	t.Parallel()
+	d := &destination{statuses: []int{200}}
+	srv := httptest.NewServer(d)
+	defer srv.Close()
+	stored := env()
+	body := stored.Body
+	stored.Body = nil
+	stored.BodyRef, stored.BodySHA256 = "bodies/stripe/0a", "ab"
+	_, err := New(srv.URL, time.Second, nil).Handle(context.Background(), stored, nil)
+	if !retry.IsPermanent(err) || !errors.Is(err, ErrBodyNotLoaded) {
+		t.Fatalf("unloaded stored body: %v, want permanent ErrBodyNotLoaded", err)
+	}
+	if d.count() != 0 {
+		t.Fatalf("%d requests posted for an unloaded body", d.count())
+	}
+	stored.Body = body
+	if _, err := New(srv.URL, time.Second, nil).Handle(context.Background(), stored, nil); err != nil || d.count() != 1 || d.hits[0].body != string(body) {
+		t.Fatalf("loaded stored body: %v, %d requests", err, d.count())
 	}
 }

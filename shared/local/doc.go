@@ -22,4 +22,9 @@
 //   - AWS resources are created only on an emulator (an endpoint is set), never on
 //     real AWS.
 //   - Everything listens on loopback only.
+//   - Bodies too large for the queue are held in an in-memory claim-check store
+//     (blob.Memory) on either backend; the processor reads them with blob.Load and
+//     redrive touches them before a replay, as in AWS. The live view and the DLQ
+//     view show envelope fields and dead-letter attributes, never a body, so they
+//     need no body read; a message whose body is missing shows reason bodyMissing.
 package local

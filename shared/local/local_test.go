@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenaz/tenaz/shared/blob"
 	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/processor"
+	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/webhook"
 )
 
@@ -182,4 +184,59 @@ func TestDemoModeValidation(t *testing.T) {
 	if d.Stats().Mode.Mode != ModeHealthy {
 		t.Fatal("a rejected mode changed the destination")
 	}
+}
+
+// A message whose body is held in the body store is delivered with that body and
+// the body deleted after; one whose body is missing is dead-lettered as
+// bodyMissing, stays in the DLQ through a redrive (listed with its reason) and is
+// delivered once its body is back.
+func TestPipelineStoredBodies(t *testing.T) {
+	p, s := start(t)
+	ctx := context.Background()
+	stored := func(id string, put bool) *envelope.Envelope {
+		t.Helper()
+		body := []byte(`{"id":"` + id + `","large":true}`)
+		key, err := blob.Key("stripe", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if put {
+			if err := p.Bodies.Put(ctx, key, blob.Sum(body), body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e := &envelope.Envelope{Source: "stripe", ID: id, Type: "charge.succeeded", ReceivedAt: time.Now().UTC(),
+			Headers: map[string]string{"content-type": "application/json"}, BodyRef: key, BodySHA256: blob.Sum(body)}
+		msg, err := envelope.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Main.Send(ctx, queue.Message{Body: string(msg), Attributes: e.Attributes()}); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+
+	kept := stored("evt_stored", true)
+	waitFor(t, "stored body delivered", func() bool { return p.Demo.Applied("stripe:evt_stored") == 1 })
+	waitFor(t, "stored body deleted", func() bool { _, ok := p.Bodies.Modified(kept.BodyRef); return !ok })
+
+	gone := stored("evt_gone", false)
+	waitFor(t, "dead-letter", func() bool { return p.Status(ctx, 0).DLQ.Total() == 1 })
+	if l, err := p.DeadLetters(ctx, 10); err != nil || len(l.Messages) != 1 || l.Messages[0].Reason != envelope.ReasonBodyMissing {
+		t.Fatalf("dead letters %+v, %v; want the message with reason bodyMissing", l, err)
+	}
+	report := postJSON(t, s.BaseURL+"/api/redrive", `{}`)
+	if !strings.Contains(report, `"bodyMissing":1`) || !strings.Contains(report, gone.BodyRef) {
+		t.Fatalf("redrive report %s, want the message listed as bodyMissing", report)
+	}
+	if p.Status(ctx, 0).DLQ.Total() != 1 {
+		t.Fatal("a message whose body is missing left the DLQ")
+	}
+	body := []byte(`{"id":"evt_gone","large":true}`)
+	if err := p.Bodies.Put(ctx, gone.BodyRef, blob.Sum(body), body); err != nil {
+		t.Fatal(err)
+	}
+	postJSON(t, s.BaseURL+"/api/redrive", `{}`)
+	waitFor(t, "replayed stored body delivered", func() bool { return p.Demo.Applied("stripe:evt_gone") == 1 })
 }

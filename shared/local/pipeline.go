@@ -77,7 +77,7 @@ type Pipeline struct {
 	// Bodies is the claim-check body store, in memory: ingest puts the bodies of
 	// messages too large to travel inline in it, and the readers of the queues load
 	// them from it.
-	Bodies blob.Store
+	Bodies *blob.Memory
 
 	sender       *Sender
 	stats        *Stats
@@ -178,11 +178,12 @@ func New(o Options) (*Pipeline, error) {
 		DeadLetter: p.DLQ,
 		Breakers:   p.Breakers,
 		Attempts:   p.Store,
+		Bodies:     p.Bodies,
 		Settings:   set,
 		Log:        o.Log,
 		Observe:    p.stats.processed,
 	})
-	p.Redriver = redrive.New(redrive.Options{DLQ: p.DLQ, Queue: p.Main, Budget: p.Store, Log: o.Log,
+	p.Redriver = redrive.New(redrive.Options{DLQ: p.DLQ, Queue: p.Main, Budget: p.Store, Bodies: p.Bodies, Log: o.Log,
 		Breakers: p.Breakers, Dependencies: p.dependencies,
 		Settings: redrive.Settings{ReceiveWait: 100 * time.Millisecond}})
 	p.Poller, err = esm.New(esm.Options{

@@ -38,4 +38,18 @@
 //   - A handler that panics fails its attempt like a transient error: its claim is
 //     released, the attempt counts towards MaxAttempts, and the rest of the batch
 //     is unaffected.
+//   - A message whose body is held in the claim-check store (envelope version 2) is
+//     resolved with blob.Load inside the attempt, after the claim: a duplicate, an
+//     event another worker holds and a breaker deferral cost no GET. Its payload hash
+//     is the SHA-256 the message carries, the hash the record keeps of an inline
+//     body, so one event sent inline or stored has one payload hash.
+//   - A body missing from the store (or no store configured) is dead-lettered with
+//     reason bodyMissing, a body whose SHA-256 differs with bodyMismatch: never a
+//     silent skip. The dead letter is the original message, so a replay once the
+//     body is back processes the event. A store outage is a transient failure. A
+//     failure to load a body never reaches the destination, so it is not reported to
+//     the destination's breaker (a probe ticket is handed on).
+//   - The stored body is deleted once its event is processed or found a duplicate
+//     (best effort, logged at WARN; the bucket's lifecycle rule removes what is
+//     left), never on a retry, deferral or dead letter, which a replay needs.
 package processor

@@ -164,6 +164,8 @@ type harnessConfig struct {
 	// breakers, when set, guard every route (its dependency is its source), and the
 	// harness store gives attempts back after failed probes.
 	breakers func(now func() time.Time) processor.Breakers
+	// bodies, when set, is the claim-check body store.
+	bodies processor.Bodies
 }
 
 func newHarness(t *testing.T, tune ...func(*harnessConfig)) *harness {
@@ -210,6 +212,7 @@ func newHarness(t *testing.T, tune ...func(*harnessConfig)) *harness {
 	h.proc = processor.New(processor.Options{
 		Breakers:      breakers,
 		Attempts:      attempts,
+		Bodies:        cfg.bodies,
 		Runner:        runner,
 		Router:        h.routes,
 		Visibility:    h.vis,

@@ -139,6 +139,11 @@ type Options struct {
 	// probing a destination that turned out to be still down, so an outage never
 	// exhausts an event's budget. Optional (the idempotency store).
 	Attempts AttemptResetter
+	// Bodies, when set, holds the bodies too large for the queue (claim checks): a
+	// stored body is loaded when an attempt is made, and deleted once its event is
+	// processed or found a duplicate. Without it a message with a stored body is
+	// dead-lettered as bodyMissing. Optional.
+	Bodies   Bodies
 	Settings Settings
 	Now      func() time.Time // default time.Now
 	Rand     func() float64   // jitter source in [0,1); default math/rand/v2
@@ -427,7 +432,11 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 	if guarded && p.settle(ctx, ticket, out) {
 		return p.probeFailed(ctx, m, res, rt.Dependency, out.Err)
 	}
-	return p.outcome(ctx, m, res, out)
+	res = p.outcome(ctx, m, res, out)
+	if res.Outcome == Processed || res.Outcome == Duplicate {
+		p.dropBody(ctx, env, res)
+	}
+	return res
 }
 
 // notAllowed defers a record whose destination's breaker is open, without an
@@ -447,13 +456,18 @@ func (p *Processor) notAllowed(ctx context.Context, m *events.SQSMessage, res Re
 // panicking handler fails its attempt like an error: the claim is released, the
 // attempt counts, and the other records of the batch are unaffected.
 func (p *Processor) attempt(hctx context.Context, rt route.Route, env *envelope.Envelope, key string) (idempotency.Outcome, error) {
-	return p.o.Runner.Do(hctx, key, idempotency.PayloadHash(env.Body), func(ctx context.Context, a *idempotency.Attempt) (result []byte, err error) {
+	return p.o.Runner.Do(hctx, key, payloadHash(env), func(ctx context.Context, a *idempotency.Attempt) (result []byte, err error) {
 		defer func() {
 			if v := recover(); v != nil {
 				err = fmt.Errorf("handler panicked: %v", v)
 				p.o.Log.ErrorContext(ctx, "handler panicked", "key", key, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			}
 		}()
+		// Only an attempt reads a stored body: a duplicate, an event another worker
+		// holds or a deferred record costs no GET.
+		if err := p.loadBody(ctx, env); err != nil {
+			return nil, err
+		}
 		return rt.Handler.Handle(ctx, env, a)
 	})
 }
@@ -461,10 +475,11 @@ func (p *Processor) attempt(hctx context.Context, rt route.Route, env *envelope.
 // settle tells the breaker what an attempt said about its destination, and reports
 // whether the attempt probed a destination that is still down. Only a call that
 // reached the destination says anything about it; a permanent answer (4xx) means
-// the destination is up. A probe ticket whose record called nothing (a duplicate, or
-// an event another worker holds) is handed on now rather than after its lease.
+// the destination is up. A probe ticket whose record called nothing (a duplicate, an
+// event another worker holds, or a body that could not be loaded) is handed on now
+// rather than after its lease.
 func (p *Processor) settle(ctx context.Context, t breaker.Ticket, out idempotency.Outcome) (probeFailed bool) {
-	if out.Kind != idempotency.Done && out.Kind != idempotency.Failed {
+	if out.Kind != idempotency.Done && out.Kind != idempotency.Failed || calledNothing(out.Err) {
 		if t.Probe() {
 			if err := p.o.Breakers.Release(context.WithoutCancel(ctx), t); err != nil {
 				p.o.Log.WarnContext(ctx, "breaker probe release failed", "dependency", t.Name(), "error", err.Error())
@@ -504,7 +519,7 @@ func (p *Processor) failure(ctx context.Context, m *events.SQSMessage, res Resul
 	res.Err = err
 	switch {
 	case retry.IsPermanent(err):
-		res.Outcome, res.Reason = DeadLettered, envelope.ReasonPermanent
+		res.Outcome, res.Reason = DeadLettered, permanentReason(err)
 	case res.Attempts >= p.set.MaxAttempts:
 		res.Outcome, res.Reason = DeadLettered, envelope.ReasonExhausted
 	default:

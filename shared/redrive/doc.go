@@ -29,6 +29,14 @@
 //     newer, undecodable, failed, beyond max, or a dry run) stays in the dead-letter
 //     queue, unchanged, and is made visible again before Run returns. Until then the
 //     run keeps it invisible, so that each receive brings messages it has not examined.
+//   - A message whose body is held in the claim-check store is replayed only after
+//     its body's age is restarted (Touch), so the body outlives the replayed
+//     message's new retention. A body that is missing (or no store configured), or
+//     that the store cannot be asked about, keeps its message in the dead-letter
+//     queue (bodyMissing, bodyFailed), listed message by message in BodyProblems with
+//     its reason: a replay would only come back as bodyMissing. A dry run reads each
+//     stored body with blob.Load instead (nothing is touched), so its report names
+//     the missing and mismatched ones too.
 //   - A run terminates: it remembers the ids it has seen and stops when the queue is
 //     empty, when a receive brings only seen messages, when max is reached, or
 //     DeadlineMargin before the context's deadline (stoppedEarly, with the counts so

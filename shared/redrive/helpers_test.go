@@ -189,7 +189,7 @@ func checkPartition(t *testing.T, rep redrive.Report) {
 	if c.Seen != c.Undecodable+c.Skipped+c.Matched {
 		t.Errorf("seen %d != undecodable %d + skipped %d + matched %d", c.Seen, c.Undecodable, c.Skipped, c.Matched)
 	}
-	if sum := c.OverLimit + c.Newer + c.Moved + c.DryRun + c.SendFailed + c.DeleteFailed + c.ResetFailed + c.Left; c.Matched != sum {
+	if sum := c.OverLimit + c.Newer + c.Moved + c.DryRun + c.SendFailed + c.DeleteFailed + c.ResetFailed + c.BodyMissing + c.BodyFailed + c.Left; c.Matched != sum {
 		t.Errorf("matched %d != sum of its outcomes %d (%+v)", c.Matched, sum, c)
 	}
 	for name, m := range map[string]map[string]int{"bySource": rep.BySource, "byType": rep.ByType, "byError": rep.ByError} {

@@ -109,6 +109,11 @@ type Options struct {
 	// Budget, when set, resets each event's attempts before it is sent, so an
 	// exhausted event gets a fresh budget. Optional.
 	Budget Budget
+	// Bodies is the claim-check body store. A message whose body is held there has
+	// its body touched before it is replayed (read, in a dry run); without a store,
+	// or when the body is missing, the message stays in the dead-letter queue with a
+	// BodyProblem. Optional: needed only for stored-body messages.
+	Bodies Bodies
 	// Breakers and Dependencies, when set, add the circuit breaker state of each
 	// dependency to every report, so the DLQ report says whether a destination is
 	// still down before anything is replayed. Optional.
@@ -195,7 +200,7 @@ func (r *Redriver) Run(ctx context.Context, req Request) (Report, error) {
 		}
 	}
 	level := slog.LevelInfo
-	if err != nil || rep.Counts.SendFailed+rep.Counts.DeleteFailed+rep.Counts.ResetFailed > 0 {
+	if err != nil || rep.Counts.SendFailed+rep.Counts.DeleteFailed+rep.Counts.ResetFailed+rep.Counts.BodyMissing+rep.Counts.BodyFailed > 0 {
 		level = slog.LevelWarn
 	}
 	r.o.Log.LogAttrs(ctx, level, "redrive",
@@ -352,9 +357,11 @@ func (x *run) batch(ctx context.Context, msgs []queue.Received) error {
 			c.Left++
 			x.hold(m)
 		case x.req.DryRun:
-			c.DryRun++
-			x.taken++
-			x.hold(m)
+			if x.checkBody(ctx, m, env) {
+				c.DryRun++
+				x.taken++
+				x.hold(m)
+			}
 		default:
 			movers = append(movers, candidate{m: m, env: env, count: n})
 		}
@@ -362,7 +369,7 @@ func (x *run) batch(ctx context.Context, msgs []queue.Received) error {
 	if len(movers) == 0 {
 		return nil
 	}
-	return x.move(ctx, x.resetBudgets(ctx, movers))
+	return x.move(ctx, x.resetBudgets(ctx, x.touchBodies(ctx, movers)))
 }
 
 // resetBudgets gives each candidate a fresh attempt budget and returns those that may

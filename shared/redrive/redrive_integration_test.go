@@ -19,9 +19,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/tenaz/tenaz/shared/blob"
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
@@ -339,5 +341,64 @@ func TestIntegrationFreshBudget(t *testing.T) {
 	sort.Strings(keys)
 	if want := []string{"stripe:evt_done", "stripe:evt_exhausted", "stripe:evt_unknown"}; !slices.Equal(keys, want) {
 		t.Fatalf("main queue holds %v, want %v", keys, want)
+	}
+}
+
+// TestIntegrationRedriveStoredBodies replays dead letters whose bodies are held in
+// an S3 bucket on moto: the one whose body is there is touched and moved, the one
+// whose body is gone stays in the dead-letter queue, listed as bodyMissing.
+func TestIntegrationRedriveStoredBodies(t *testing.T) {
+	ctx := context.Background()
+	cfg := awstest.Config(t)
+	client := sqs.NewFromConfig(cfg)
+	mainURL, dlqURL := newQueues(t, client)
+	s3c := blob.NewS3Client(cfg)
+	bucket := awstest.Name(t, "tenaz-bodies")
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+	store := blob.NewS3(s3c, bucket)
+
+	var es []*envelope.Envelope
+	for _, id := range []string{"evt_kept", "evt_gone"} {
+		e := event("stripe", id, "charge.succeeded", 0)
+		key, _ := blob.Key(e.Source, e.ID)
+		if id == "evt_kept" {
+			if err := store.Put(ctx, key, blob.Sum(e.Body), e.Body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.BodyRef, e.BodySHA256, e.Body = key, blob.Sum(e.Body), nil
+		es = append(es, e)
+	}
+	fill(t, queue.NewSQS(client, dlqURL), es)
+	head := func() time.Time {
+		t.Helper()
+		h, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(es[0].BodyRef)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToTime(h.LastModified)
+	}
+	before := head()
+	time.Sleep(1100 * time.Millisecond) // Last-Modified counts whole seconds
+
+	r := redrive.New(redrive.Options{DLQ: queue.NewSQS(client, dlqURL), Queue: queue.NewSQS(client, mainURL), Bodies: store,
+		Settings: redrive.Settings{ReceiveWait: time.Second}})
+	rep, err := r.Run(ctx, redrive.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPartition(t, rep)
+	if rep.Counts.Moved != 1 || rep.Counts.BodyMissing != 1 || len(rep.BodyProblems) != 1 ||
+		rep.BodyProblems[0].Key != "stripe:evt_gone" || rep.BodyProblems[0].Reason != envelope.ReasonBodyMissing {
+		t.Fatalf("report %+v, problems %+v", rep.Counts, rep.BodyProblems)
+	}
+	if !head().After(before) {
+		t.Fatal("the replayed message's body was not touched")
+	}
+	moved, left := drain(t, queue.NewSQS(client, mainURL)), drain(t, queue.NewSQS(client, dlqURL))
+	if len(moved) != 1 || moved[0].Attributes[envelope.AttrKey] != "stripe:evt_kept" || len(left) != 1 || left[0].Attributes[envelope.AttrKey] != "stripe:evt_gone" {
+		t.Fatalf("main queue %d messages, dead-letter queue %d: want evt_kept moved, evt_gone left", len(moved), len(left))
 	}
 }

@@ -18,7 +18,8 @@ const (
 
 // Counts are the run's messages by outcome. Every message seen counts in exactly
 // one of Undecodable, Skipped or Matched; every matched one in exactly one of
-// OverLimit, Newer, Moved, DryRun, SendFailed, DeleteFailed, ResetFailed or Left.
+// OverLimit, Newer, Moved, DryRun, SendFailed, DeleteFailed, ResetFailed,
+// BodyMissing, BodyFailed or Left.
 type Counts struct {
 	Seen        int `json:"seen"`        // distinct messages received from the dead-letter queue
 	Matched     int `json:"matched"`     // decodable and matching the filter
@@ -39,6 +40,14 @@ type Counts struct {
 	// ResetFailed: the idempotency store could not give the event a fresh budget
 	// (store unavailable); left in the dead-letter queue.
 	ResetFailed int `json:"resetFailed"`
+	// BodyMissing: the message's body is held in the claim-check store and is not
+	// there (expired or deleted), or no store is configured. Left in the dead-letter
+	// queue: a replay would only come back as bodyMissing. Listed in BodyProblems.
+	BodyMissing int `json:"bodyMissing"`
+	// BodyFailed: the stored body could not be touched or read (a store outage), or
+	// a dry run read it with a SHA-256 not the message's. Left in the dead-letter
+	// queue; listed in BodyProblems.
+	BodyFailed int `json:"bodyFailed"`
 	// Left matched but stayed because Max was reached or the run stopped at its
 	// deadline; released.
 	Left int `json:"left"`
@@ -66,8 +75,15 @@ type Report struct {
 	// SQSRequestsPerMoved is SQSRequests / Counts.Moved (0 when nothing moved).
 	SQSRequestsPerMoved float64 `json:"sqsRequestsPerMoved"`
 	// StoreRequests counts idempotency store calls (one reset per message sent).
-	StoreRequests int   `json:"storeRequests"`
-	ElapsedMs     int64 `json:"elapsedMs"`
+	StoreRequests int `json:"storeRequests"`
+	// BodyRequests counts body store calls: one touch per stored body replayed, one
+	// read per stored body in a dry run.
+	BodyRequests int `json:"bodyRequests"`
+	// BodyProblems lists, message by message (at most MaxBodyProblems), the matched
+	// messages left in the dead-letter queue because their stored body could not be
+	// had, with the reason.
+	BodyProblems []BodyProblem `json:"bodyProblems,omitempty"`
+	ElapsedMs    int64         `json:"elapsedMs"`
 	// MovedPerSecond is Counts.Moved per second of ElapsedMs; SeenPerSecond is
 	// Counts.Seen per second (the scan rate, also of a dry run).
 	MovedPerSecond float64 `json:"movedPerSecond"`
@@ -138,8 +154,8 @@ func (r *Report) finish(elapsed time.Duration) {
 // Summary is a one-line account of the run for errors and logs.
 func (r *Report) Summary() string {
 	c := r.Counts
-	return fmt.Sprintf("seen %d, matched %d, moved %d, dry run %d, skipped %d, over limit %d, newer %d, undecodable %d, send failed %d, delete failed %d, reset failed %d, left %d; stop %s",
-		c.Seen, c.Matched, c.Moved, c.DryRun, c.Skipped, c.OverLimit, c.Newer, c.Undecodable, c.SendFailed, c.DeleteFailed, c.ResetFailed, c.Left, r.Stop)
+	return fmt.Sprintf("seen %d, matched %d, moved %d, dry run %d, skipped %d, over limit %d, newer %d, undecodable %d, send failed %d, delete failed %d, reset failed %d, body missing %d, body failed %d, left %d; stop %s",
+		c.Seen, c.Matched, c.Moved, c.DryRun, c.Skipped, c.OverLimit, c.Newer, c.Undecodable, c.SendFailed, c.DeleteFailed, c.ResetFailed, c.BodyMissing, c.BodyFailed, c.Left, r.Stop)
 }
 
 func orUnknown(s string) string {

@@ -12,13 +12,24 @@ import (
 	"github.com/tenaz/tenaz/shared/blob"
 )
 
+// Store is what every adapter provides: blob.Store, and the Delete and Touch the
+// readers use once an event is done or before it is replayed.
+type Store interface {
+	blob.Store
+	// Delete removes the object under key; deleting an absent key succeeds.
+	Delete(ctx context.Context, key string) error
+	// Touch restarts the object's lifecycle age, keeping its body and SHA-256; an
+	// absent key is ErrNotFound.
+	Touch(ctx context.Context, key string) error
+}
+
 // Run runs every case against the store newStore returns (a fresh, empty store or
 // one where the keys used are unique to the test).
-func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Helper()
 	cases := []struct {
 		name string
-		run  func(t *testing.T, s blob.Store)
+		run  func(t *testing.T, s Store)
 	}{
 		{"PutGet", putGet},
 		{"RetryOverwrites", retryOverwrites},
@@ -26,6 +37,10 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		{"WrongSum", wrongSum},
 		{"PutRefusesBadSum", putRefusesBadSum},
 		{"AnyBytes", anyBytes},
+		{"Delete", deleteObject},
+		{"DeleteMissing", deleteMissing},
+		{"Touch", touch},
+		{"TouchMissing", touchMissing},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -43,7 +58,7 @@ func key(t *testing.T, id string) string {
 	return k
 }
 
-func putGet(t *testing.T, s blob.Store) {
+func putGet(t *testing.T, s Store) {
 	ctx := context.Background()
 	body := bytes.Repeat([]byte("hello, body "), 1000)
 	k := key(t, "a")
@@ -59,7 +74,7 @@ func putGet(t *testing.T, s blob.Store) {
 	}
 }
 
-func retryOverwrites(t *testing.T, s blob.Store) {
+func retryOverwrites(t *testing.T, s Store) {
 	ctx := context.Background()
 	k := key(t, "a")
 	first, second := []byte(`{"v":1}`), []byte(`{"v":2}`)
@@ -78,7 +93,7 @@ func retryOverwrites(t *testing.T, s blob.Store) {
 	}
 }
 
-func missing(t *testing.T, s blob.Store) {
+func missing(t *testing.T, s Store) {
 	_, err := s.Get(context.Background(), key(t, "never-put"), blob.Sum(nil))
 	if !errors.Is(err, blob.ErrNotFound) {
 		t.Fatalf("get of a missing key: %v, want ErrNotFound", err)
@@ -88,7 +103,7 @@ func missing(t *testing.T, s blob.Store) {
 	}
 }
 
-func wrongSum(t *testing.T, s blob.Store) {
+func wrongSum(t *testing.T, s Store) {
 	ctx := context.Background()
 	body := []byte("signed body")
 	k := key(t, "a")
@@ -101,7 +116,7 @@ func wrongSum(t *testing.T, s blob.Store) {
 	}
 }
 
-func putRefusesBadSum(t *testing.T, s blob.Store) {
+func putRefusesBadSum(t *testing.T, s Store) {
 	ctx := context.Background()
 	k := key(t, "a")
 	err := s.Put(ctx, k, blob.Sum([]byte("x")), []byte("y"))
@@ -113,7 +128,7 @@ func putRefusesBadSum(t *testing.T, s blob.Store) {
 	}
 }
 
-func anyBytes(t *testing.T, s blob.Store) {
+func anyBytes(t *testing.T, s Store) {
 	ctx := context.Background()
 	body := make([]byte, 0, 512)
 	for i := range 256 {
@@ -127,5 +142,68 @@ func anyBytes(t *testing.T, s blob.Store) {
 	got, err := s.Get(ctx, k, blob.Sum(body))
 	if err != nil || !bytes.Equal(got, body) {
 		t.Fatalf("bytes changed in the store: %v", err)
+	}
+}
+
+func deleteObject(t *testing.T, s Store) {
+	ctx := context.Background()
+	body := []byte("done with")
+	k, other := key(t, "a"), key(t, "b")
+	for _, kk := range []string{k, other} {
+		if err := s.Put(ctx, kk, blob.Sum(body), body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Delete(ctx, k); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if _, err := s.Get(ctx, k, blob.Sum(body)); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("get after delete: %v, want ErrNotFound", err)
+	}
+	if err := s.Delete(ctx, k); err != nil {
+		t.Fatalf("a second delete of the same key: %v, want success", err)
+	}
+	if got, err := s.Get(ctx, other, blob.Sum(body)); err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("delete of one key touched another: get = %q, %v", got, err)
+	}
+}
+
+func deleteMissing(t *testing.T, s Store) {
+	if err := s.Delete(context.Background(), key(t, "never-put")); err != nil {
+		t.Fatalf("delete of a key never put: %v, want success", err)
+	}
+}
+
+func touch(t *testing.T, s Store) {
+	ctx := context.Background()
+	body := bytes.Repeat([]byte{0, 'x', 0xff}, 700)
+	k := key(t, "a")
+	if err := s.Put(ctx, k, blob.Sum(body), body); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a touched object can be touched again
+		if err := s.Touch(ctx, k); err != nil {
+			t.Fatalf("touch: %v", err)
+		}
+	}
+	// The body and its recorded SHA-256 survive: the check on Get still passes.
+	got, err := s.Get(ctx, k, blob.Sum(body))
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("get after touch: %d bytes, %v; want the %d put", len(got), err, len(body))
+	}
+	if _, err := s.Get(ctx, k, blob.Sum([]byte("other"))); !errors.Is(err, blob.ErrHashMismatch) {
+		t.Fatalf("get with a wrong sum after touch: %v, want ErrHashMismatch", err)
+	}
+}
+
+func touchMissing(t *testing.T, s Store) {
+	ctx := context.Background()
+	k := key(t, "never-put")
+	err := s.Touch(ctx, k)
+	if !errors.Is(err, blob.ErrNotFound) || blob.Retryable(err) {
+		t.Fatalf("touch of a missing key: %v, want permanent ErrNotFound", err)
+	}
+	if _, err := s.Get(ctx, k, blob.Sum(nil)); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("touch of a missing key created an object: get = %v", err)
 	}
 }
