@@ -35,7 +35,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -101,9 +100,7 @@ func setup(ctx context.Context, log *slog.Logger) (*ingest.Service, error) {
 	}
 	if bucket != "" {
 		// No call is made here: the client connects on the first Put.
-		o.Bodies = blob.NewS3(s3.NewFromConfig(awsCfg, func(so *s3.Options) {
-			so.UsePathStyle = awsCfg.BaseEndpoint != nil
-		}), bucket)
+		o.Bodies = blob.NewS3(blob.NewS3Client(awsCfg), bucket)
 	}
 	return ingest.New(o), nil
 }
