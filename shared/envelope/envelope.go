@@ -1,11 +1,14 @@
 package envelope
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -85,7 +88,9 @@ type wireRef struct {
 
 const encodingBase64 = "base64"
 
-// Encode returns the JSON form of e. It fails, retrying will not help, for an
+// Encode returns the JSON form of e, made only of characters SQS accepts. An inline
+// body travels as a JSON string when it is valid UTF-8 and no longer so written
+// than base64-encoded; otherwise base64-encoded. It fails, retrying will not help, for an
 // envelope without source, id or type (ErrInvalid) and for a ReceivedAt outside the
 // years 0 to 9999.
 func Encode(e *Envelope) ([]byte, error) {
@@ -104,7 +109,7 @@ func Encode(e *Envelope) ([]byte, error) {
 		return marshal(&wireRef{V: VersionRef, Source: w.Source, ID: w.ID, Type: w.Type, ReceivedAt: w.ReceivedAt,
 			Headers: w.Headers, BodyRef: e.BodyRef, BodySHA256: e.BodySHA256})
 	}
-	if utf8.Valid(e.Body) {
+	if inlineLen(e.Body) <= base64.StdEncoding.EncodedLen(len(e.Body)) {
 		w.Body = string(e.Body)
 	} else {
 		w.Body = base64.StdEncoding.EncodeToString(e.Body)
@@ -113,12 +118,99 @@ func Encode(e *Envelope) ([]byte, error) {
 	return marshal(&w)
 }
 
+// marshal writes w as encoding/json does, without escaping HTML characters and with
+// every character SQS refuses written as a \u escape.
 func marshal(w any) ([]byte, error) {
-	data, err := json.Marshal(w)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(w); err != nil {
 		return nil, fmt.Errorf("encode envelope: %w", err)
 	}
-	return data, nil
+	return escapeForSQS(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+}
+
+// sqsLegal reports whether SQS accepts r in a message body or attribute value:
+// #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF.
+func sqsLegal(r rune) bool {
+	switch {
+	case r == 0x9 || r == 0xA || r == 0xD:
+		return true
+	case r >= 0x20 && r <= 0xD7FF:
+		return true
+	case r >= 0xE000 && r <= 0xFFFD:
+		return true
+	}
+	return r >= 0x10000 && r <= 0x10FFFF
+}
+
+// escapeForSQS rewrites every character of data that SQS refuses as a JSON \u
+// escape. encoding/json writes valid UTF-8 and escapes control characters, so what is
+// left to rewrite are the non-characters U+FFFE and U+FFFF, which occur only inside
+// JSON strings: the result is the same JSON value. data is returned as is when it
+// holds nothing to rewrite.
+func escapeForSQS(data []byte) []byte {
+	var out []byte
+	last := 0
+	for i := 0; i < len(data); {
+		if c := data[i]; c >= 0x20 && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(data[i:])
+		if sqsLegal(r) && n > 1 {
+			i += n
+			continue
+		}
+		if out == nil {
+			out = make([]byte, 0, len(data)+16)
+		}
+		out = append(out, data[last:i]...)
+		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		} else {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+		i += n
+		last = i
+	}
+	if out == nil {
+		return data
+	}
+	return append(out, data[last:]...)
+}
+
+// inlineLen is the length of body written as a JSON string by marshal, quotes left
+// out, or a length larger than any base64 encoding of it when body is not valid
+// UTF-8 (and so cannot travel as a string).
+func inlineLen(body []byte) int {
+	n := 0
+	for i := 0; i < len(body); {
+		c := body[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t':
+				n += 2
+			case c < 0x20:
+				n += len(`\u0000`)
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(body[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return math.MaxInt
+		case r == '\u2028' || r == '\u2029' || !sqsLegal(r):
+			n += len(`\u0000`)
+		default:
+			n += size
+		}
+		i += size
+	}
+	return n
 }
 
 // Decode parses and validates an envelope. Errors wrap ErrInvalid.

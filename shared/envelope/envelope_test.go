@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func sample() *Envelope {
@@ -69,6 +71,12 @@ func checkRoundTrip(t *testing.T, e *Envelope) []byte {
 	if err != nil {
 		t.Fatalf("Encode(%+v): %v", e, err)
 	}
+	if bad, at := illegalForSQS(data); bad {
+		t.Fatalf("Encode(%+v) holds a character SQS refuses at byte %d: %q", e, at, data)
+	}
+	if !e.Stored() {
+		checkBodyChoice(t, e.Body, data)
+	}
 	back, err := Decode(data)
 	if err != nil {
 		t.Fatalf("Decode(%s): %v", data, err)
@@ -77,6 +85,46 @@ func checkRoundTrip(t *testing.T, e *Envelope) []byte {
 		t.Fatalf("Decode(Encode(%+v)): %s (got, want)", e, diff)
 	}
 	return data
+}
+
+// illegalForSQS reports whether data holds a character outside what SQS accepts
+// (#x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF), and where.
+func illegalForSQS(data []byte) (bool, int) {
+	for i, r := range string(data) {
+		ok := r == '\t' || r == '\n' || r == '\r' ||
+			(r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
+		if !ok || (r == utf8.RuneError && !strings.HasPrefix(string(data[i:]), "\uFFFD")) {
+			return true, i
+		}
+	}
+	return false, 0
+}
+
+// checkBodyChoice holds data, the encoding of body, to the rule: a body travels as a
+// JSON string when it is valid UTF-8 and its string form is no longer than its
+// base64 form; otherwise base64-encoded.
+func checkBodyChoice(t *testing.T, body, data []byte) {
+	t.Helper()
+	asBase64 := bytes.Contains(data, []byte(`"bodyEncoding":"base64"`))
+	b64 := base64.StdEncoding.EncodedLen(len(body))
+	if !utf8.Valid(body) {
+		if !asBase64 {
+			t.Fatalf("a body that is not UTF-8 travels as a string: %q", data)
+		}
+		return
+	}
+	var str bytes.Buffer
+	enc := json.NewEncoder(&str)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(string(body)); err != nil {
+		t.Fatal(err)
+	}
+	// The length of the body as a string, quotes and newline left out, with U+FFFE
+	// and U+FFFF (3 bytes) written as \u escapes (6 bytes).
+	n := str.Len() - 3 + 3*(strings.Count(string(body), "\uFFFE")+strings.Count(string(body), "\uFFFF"))
+	if want := n > b64; asBase64 != want {
+		t.Fatalf("body of %d bytes, %d as a string, %d as base64: base64 %v, want %v", len(body), n, b64, asBase64, want)
+	}
 }
 
 func TestRoundTripKeepsBodyBytes(t *testing.T) {
@@ -152,9 +200,15 @@ func TestEncodeBytes(t *testing.T) {
 		"headers sorted": {&Envelope{Source: "s", ID: "i", Type: "t", ReceivedAt: at, Headers: map[string]string{"x-b": "2", "x-a": "1", "X-c": "3", "x-aa": ""}, Body: []byte(`{}`)},
 			`{` + stamp + `,"headers":{"X-c":"3","x-a":"1","x-aa":"","x-b":"2"},"body":"{}"}`},
 		"html and separators": {&Envelope{Source: "<s>", ID: "a&b", Type: "t\u2028\u2029", ReceivedAt: at, Headers: map[string]string{"x<": "&>"}, Body: []byte("<a href=\"x\">\u2028</a>")},
-			`{"v":1,"source":"\u003cs\u003e","id":"a\u0026b","type":"t\u2028\u2029","receivedAt":"2026-11-01T12:00:00.123456789Z","headers":{"x\u003c":"\u0026\u003e"},"body":"\u003ca href=\"x\"\u003e\u2028\u003c/a\u003e"}`},
+			`{"v":1,"source":"<s>","id":"a&b","type":"t\u2028\u2029","receivedAt":"2026-11-01T12:00:00.123456789Z","headers":{"x<":"&>"},"body":"<a href=\"x\">\u2028</a>"}`},
+		"non-characters": {&Envelope{Source: "s\uFFFE", ID: "i", Type: "t", ReceivedAt: at, Headers: map[string]string{"x-\uFFFF": "\uFFFE\uFFFF\uFFFD\U0010FFFF"}, Body: []byte("a\uFFFFb")},
+			`{"v":1,"source":"s\ufffe","id":"i","type":"t","receivedAt":"2026-11-01T12:00:00.123456789Z","headers":{"x-\uffff":"\ufffe\uffff` + "\uFFFD\U0010FFFF" + `"},"body":"a\uffffb"}`},
+		"control body as base64": {&Envelope{Source: "s", ID: "i", Type: "t", ReceivedAt: at, Body: []byte("\x00\x01\x02\x03")},
+			`{` + stamp + `,"body":"AAECAw==","bodyEncoding":"base64"}`},
 		"controls": {&Envelope{Source: "s\x00\x1f", ID: "\b\f\n\r\t", Type: "\x7f", ReceivedAt: at, Body: []byte("\x00\x01\x1e\\\"/")},
-			"{\"v\":1,\"source\":\"s\\u0000\\u001f\",\"id\":\"\\b\\f\\n\\r\\t\",\"type\":\"\x7f\",\"receivedAt\":\"2026-11-01T12:00:00.123456789Z\",\"body\":\"\\u0000\\u0001\\u001e\\\\\\\"/\"}"},
+			"{\"v\":1,\"source\":\"s\\u0000\\u001f\",\"id\":\"\\b\\f\\n\\r\\t\",\"type\":\"\x7f\",\"receivedAt\":\"2026-11-01T12:00:00.123456789Z\",\"body\":\"AAEeXCIv\",\"bodyEncoding\":\"base64\"}"},
+		"escapes in a body": {&Envelope{Source: "s", ID: "i", Type: "t", ReceivedAt: at, Body: []byte("say \"hi\" \\ \x1f\t to everyone in the room, </p> & co")},
+			`{` + stamp + `,"body":"say \"hi\" \\ \u001f\t to everyone in the room, </p> & co"}`},
 		"names not utf-8": {&Envelope{Source: "s\xff", ID: "i\xc3", Type: "t\xed\xa0\x80", ReceivedAt: at, Headers: map[string]string{"\xfe": "\xc3("}, Body: []byte("ok")},
 			`{"v":1,"source":"s\ufffd","id":"i\ufffd","type":"t\ufffd\ufffd\ufffd","receivedAt":"2026-11-01T12:00:00.123456789Z","headers":{"\ufffd":"\ufffd("},"body":"ok"}`},
 		"binary body": {&Envelope{Source: "s", ID: "i", Type: "t", ReceivedAt: at, Body: []byte{0xff, 0xfe, 0, 'x'}},
@@ -379,13 +433,14 @@ func TestAttributes(t *testing.T) {
 }
 
 // FuzzDecode holds Decode on any input: it refuses with ErrInvalid or gives an
-// envelope that encodes and decodes back to itself (in UTC, empty headers left
-// out), the second encoding the same bytes as the first.
+// envelope that encodes, in characters SQS accepts, and decodes back to itself (in
+// UTC, empty headers left out), the second encoding the same bytes as the first.
 func FuzzDecode(f *testing.F) {
 	good, _ := Encode(sample())
 	f.Add(good)
 	f.Add([]byte(`{"v":1,"source":"s","id":"i","type":"t","body":"AAE=","bodyEncoding":"base64"}`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"v":1,"source":"s\ufffe","id":"i","type":"t","headers":{"\uffff":"\ufffe"},"body":"\uffff<&>"}`))
 	f.Add([]byte(`{"V":1,"ſource":"s","id":"\u0069","type":"t","headers":{"a":null},"body":"\ud83d\ude42\ud800"}`))
 	f.Add([]byte(`{"v":1,"source":"s","id":"i","type":"t","x":[{"a":[1.5e3,true,null]}],"receivedAt":"2026-01-02T03:04:05+01:00"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -414,12 +469,16 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// FuzzEncode holds Encode on any envelope: what it writes decodes back to the same
-// envelope (names as valid UTF-8, the time in UTC), the body byte for byte.
+// FuzzEncode holds Encode on any envelope: what it writes holds only characters SQS
+// accepts and decodes back to the same envelope (names as valid UTF-8, the time in
+// UTC), the body byte for byte, carried as a string or base64 by the length rule.
 func FuzzEncode(f *testing.F) {
 	f.Add("stripe", "evt_1", "payment_intent.succeeded", int64(1793534400123456789), "content-type", "application/json", []byte(`{"id":"evt_1"}`))
 	f.Add("s<", "i&", "t\u2028", int64(-62135596800000000), "\xff", "\x00", []byte{0xff, 0})
 	f.Add("s", "i", "t", int64(0), "", "", []byte(nil))
+	f.Add("s\uFFFF", "i\uFFFE", "t", int64(1), "x-\uFFFE", "\uFFFF", []byte("\uFFFF\uFFFE<>&\u2028"))
+	f.Add("s", "i", "t", int64(2), "h", "v", bytes.Repeat([]byte{0, 1, 2, '"'}, 50))
+	f.Add("s", "i", "t", int64(3), "h", "v", []byte("ok \xed\xa0\x80 \xc3("))
 	f.Fuzz(func(t *testing.T, source, id, typ string, unixNano int64, hk, hv string, body []byte) {
 		e := &Envelope{Source: source, ID: id, Type: typ, ReceivedAt: time.Unix(0, unixNano).Add(time.Duration(unixNano%7) * 1000 * time.Hour), Body: body}
 		if hk != "" || hv != "" {
@@ -481,5 +540,84 @@ func TestStoredBodyRefused(t *testing.T) {
 	e.BodyRef, e.BodySHA256 = "bodies/stripe/x", "nope"
 	if _, err := Encode(e); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Encode with a bad sum: %v, want ErrInvalid", err)
+	}
+}
+
+// TestEncodeSQSLegal holds the characters SQS refuses, U+FFFE and U+FFFF, to \u
+// escapes wherever they occur, and the message to a round trip.
+func TestEncodeSQSLegal(t *testing.T) {
+	t.Parallel()
+	for name, e := range map[string]*Envelope{
+		"U+FFFF body":         {Body: []byte("\uFFFF")},
+		"U+FFFE body":         {Body: []byte("{\"a\":\"\uFFFE\"}")},
+		"non-characters only": {Body: bytes.Repeat([]byte("\uFFFE\uFFFF"), 1000)},
+		"header value":        {Headers: map[string]string{"x-sig": "a\uFFFFb\uFFFE"}, Body: []byte("{}")},
+		"header name":         {Headers: map[string]string{"x-\uFFFF": "v"}, Body: []byte("{}")},
+		"names":               {Source: "s\uFFFF", ID: "\uFFFE", Type: "t\uFFFF", Body: []byte("x")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if e.Source == "" {
+				e.Source, e.ID, e.Type = "s", "i", "t"
+			}
+			data := checkRoundTrip(t, e)
+			if bytes.Contains(data, []byte("\uFFFE")) || bytes.Contains(data, []byte("\uFFFF")) {
+				t.Fatalf("raw non-character in %q", data)
+			}
+		})
+	}
+	// Among text, non-characters are escaped in a string body: 13 bytes for each
+	// 10 of "abcdef \uFFFF" against 14 (rounded up) as base64.
+	data := checkRoundTrip(t, &Envelope{Source: "s", ID: "i", Type: "t", Body: bytes.Repeat([]byte("abcdef \uFFFF"), 1000)})
+	if bytes.Contains(data, []byte("bodyEncoding")) || !bytes.Contains(data, []byte(`"body":"abcdef \uffffabcdef \uffff`)) {
+		t.Fatalf("non-characters not escaped in a string body: %.200s", data)
+	}
+}
+
+// TestEncodeHTMLNotEscaped holds a body of HTML characters to its own size: 200 KiB
+// of '<' is not written as 1.2 MiB of \u003c.
+func TestEncodeHTMLNotEscaped(t *testing.T) {
+	t.Parallel()
+	for _, c := range []string{"<", ">", "&"} {
+		body := bytes.Repeat([]byte(c), 200<<10)
+		data := checkRoundTrip(t, &Envelope{Source: "s", ID: "i", Type: "t", ReceivedAt: time.Unix(0, 0), Body: body})
+		if len(data) > len(body)+200 || bytes.Contains(data, []byte("bodyEncoding")) {
+			t.Fatalf("%d bytes of %q encode to %d bytes (%.80s…)", len(body), c, len(data), data)
+		}
+	}
+}
+
+// TestEncodeBodyChoice holds the body to the shorter of its string and base64 forms,
+// the string when they are as long, and base64 when it is not UTF-8.
+func TestEncodeBodyChoice(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		body   []byte
+		base64 bool
+	}{
+		{"json", []byte(`{"a":[1,2,3],"b":"x"}`), false},
+		{"many control characters", bytes.Repeat([]byte{0, 1, 2, 3, 'a'}, 1000), true},
+		{"a few control characters", append(bytes.Repeat([]byte("text "), 200), 0, 1), false},
+		{"many quotes and backslashes", bytes.Repeat([]byte(`\"`), 1000), true},
+		{"non-characters", bytes.Repeat([]byte("\uFFFF"), 10), true},                 // 6 bytes an escape, 4 as base64
+		{"separators", bytes.Repeat([]byte("\u2028"), 12), true},                     // the same
+		{"some non-characters", bytes.Repeat([]byte("some text \uFFFF"), 10), false}, // 160 bytes escaped, 176 as base64
+		{"three NULs", []byte("\x00\x00\x00"), true},                                 // 18 bytes escaped, 4 as base64
+		{"as long either way", []byte(`"ab`), false},                                 // 4 bytes escaped, 4 as base64
+		{"one byte longer", []byte(`""b`), true},                                     // 5 bytes escaped, 4 as base64
+		{"invalid UTF-8", []byte("almost text \xff"), true},
+		{"surrogate half", []byte("a \xed\xa0\x80 b"), true},
+		{"truncated rune", []byte("ação"[:2]), true},
+		{"NUL bytes", make([]byte, 64), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			data := checkRoundTrip(t, &Envelope{Source: "s", ID: "i", Type: "t", Body: tt.body})
+			if got := bytes.Contains(data, []byte(`"bodyEncoding":"base64"`)); got != tt.base64 {
+				t.Fatalf("base64 = %v, want %v: %.200s", got, tt.base64, data)
+			}
+		})
 	}
 }

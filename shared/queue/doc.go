@@ -17,4 +17,13 @@
 //     matches one of the Err* kinds with errors.Is where SQS gave a known code:
 //     network errors, throttling and server faults are retryable; invalid requests,
 //     invalid receipt handles and missing queues are not.
+//   - A message SQS can never accept, whose body or an attribute value holds a
+//     character outside #x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD |
+//     #x10000–#x10FFFF, or whose body and attributes together are over
+//     MaxMessageBytes (1 MiB), is refused by both adapters before it reaches a queue,
+//     with a permanent error matching ErrMessageRefused (and ErrInvalidRequest); the
+//     SQS adapter also classifies SQS's own answers to such a message
+//     (InvalidMessageContents, InvalidParameterValue "Message must be shorter than …")
+//     so. A caller detects it with errors.Is(err, ErrMessageRefused): retrying the
+//     same message can never succeed. In a batch such an entry fails alone.
 package queue

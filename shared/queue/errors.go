@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -13,7 +14,8 @@ import (
 )
 
 // Kinds of failure, for errors.Is. Every error the adapters return is an *Error that
-// matches at most one of them.
+// matches at most one of them, except ErrMessageRefused, which is a case of
+// ErrInvalidRequest and matches both.
 var (
 	// ErrReceiptHandleInvalid: the receipt handle is unknown, malformed, or stale
 	// (the message was received again since). Permanent.
@@ -24,6 +26,14 @@ var (
 	// ErrInvalidRequest: SQS rejected the request or entry as invalid (parameter out
 	// of range, bad characters, too long, bad attribute name). Permanent.
 	ErrInvalidRequest = errors.New("invalid request")
+	// ErrMessageRefused: SQS refuses the message itself, whatever the moment: its
+	// body or an attribute value holds a character outside the set SQS accepts
+	// (InvalidMessageContents), or body and attributes together are over
+	// MaxMessageBytes (MessageTooLong from this package, InvalidParameterValue
+	// "Message must be shorter than …" from SQS). Permanent: the same message is
+	// refused again, so a caller must change it (or refuse it upstream), not retry.
+	// It also matches ErrInvalidRequest.
+	ErrMessageRefused = fmt.Errorf("message refused: %w", ErrInvalidRequest)
 	// ErrTooManyEntries: a batch of more than MaxBatch entries. Permanent.
 	ErrTooManyEntries = errors.New("too many entries in batch")
 	// ErrEmptyBatch: a batch with no entries. Permanent.
@@ -46,6 +56,10 @@ const (
 	CodeEmptyBatch           = "EmptyBatchRequest"
 	CodeQueueDoesNotExist    = "QueueDoesNotExist"
 	CodeThrottling           = "ThrottlingException"
+
+	// CodeMessageTooLong is this package's code for a message over MaxMessageBytes,
+	// refused before it reaches SQS (SQS itself answers InvalidParameterValue).
+	CodeMessageTooLong = "MessageTooLong"
 )
 
 // kindOf maps SQS error codes to the kinds above.
@@ -53,7 +67,8 @@ var kindOf = map[string]error{
 	CodeReceiptHandleInvalid:                  ErrReceiptHandleInvalid,
 	CodeMessageNotInflight:                    ErrMessageNotInflight,
 	CodeInvalidParameter:                      ErrInvalidRequest,
-	CodeInvalidContents:                       ErrInvalidRequest,
+	CodeInvalidContents:                       ErrMessageRefused,
+	CodeMessageTooLong:                        ErrMessageRefused,
 	CodeInvalidAttribute:                      ErrInvalidRequest,
 	CodeBatchTooLong:                          ErrInvalidRequest,
 	"MissingParameter":                        ErrInvalidRequest,
@@ -107,13 +122,29 @@ func (e *Error) Error() string {
 // Unwrap gives errors.Is and errors.As the cause and the kind matching Code.
 func (e *Error) Unwrap() []error {
 	errs := make([]error, 0, 2)
-	if k, ok := kindOf[e.Code]; ok {
+	if k, ok := kindOfError(e.Op, e.Code, e.Err); ok {
 		errs = append(errs, k)
 	}
 	if e.Err != nil {
 		errs = append(errs, e.Err)
 	}
 	return errs
+}
+
+// tooLongAnswer is how SQS (and moto) explain an InvalidParameterValue answer to a
+// message over the queue's MaximumMessageSize.
+const tooLongAnswer = "Message must be shorter than"
+
+// kindOfError is the kind of an error with the given action, code and cause: the
+// kind of the code, except that an InvalidParameterValue answer to a send that says
+// the message is too long is ErrMessageRefused.
+func kindOfError(op, code string, cause error) (error, bool) {
+	if code == CodeInvalidParameter && (op == "SendMessage" || op == "SendMessageBatch") &&
+		cause != nil && strings.Contains(cause.Error(), tooLongAnswer) {
+		return ErrMessageRefused, true
+	}
+	k, ok := kindOf[code]
+	return k, ok
 }
 
 // IsRetryable reports whether the failed call may succeed if made again later:

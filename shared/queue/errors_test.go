@@ -35,7 +35,8 @@ func TestWrapClassifies(t *testing.T) {
 		{"invalid receipt handle", api(CodeReceiptHandleInvalid, smithy.FaultClient), false, ErrReceiptHandleInvalid},
 		{"not in flight", api(CodeMessageNotInflight, smithy.FaultClient), false, ErrMessageNotInflight},
 		{"invalid parameter", api(CodeInvalidParameter, smithy.FaultClient), false, ErrInvalidRequest},
-		{"invalid contents", api(CodeInvalidContents, smithy.FaultClient), false, ErrInvalidRequest},
+		{"invalid contents", api(CodeInvalidContents, smithy.FaultClient), false, ErrMessageRefused},
+		{"message too long, refused here", api(CodeMessageTooLong, smithy.FaultClient), false, ErrMessageRefused},
 		{"missing queue", api(CodeQueueDoesNotExist, smithy.FaultClient), false, ErrQueueDoesNotExist},
 		{"missing queue, query protocol code", api("AWS.SimpleQueueService.NonExistentQueue", smithy.FaultClient), false, ErrQueueDoesNotExist},
 		{"too many entries", api(CodeTooManyEntries, smithy.FaultClient), false, ErrTooManyEntries},
@@ -73,12 +74,43 @@ func TestWrapClassifies(t *testing.T) {
 			if !errors.Is(err, tt.err) {
 				t.Errorf("the cause is lost: %v", err)
 			}
-			for _, k := range []error{ErrReceiptHandleInvalid, ErrMessageNotInflight, ErrInvalidRequest, ErrTooManyEntries, ErrEmptyBatch, ErrQueueDoesNotExist, ErrThrottled} {
-				if errors.Is(err, k) != (k == tt.kind) {
-					t.Errorf("errors.Is(err, %v) = %v", k, !(k == tt.kind))
+			for _, k := range []error{ErrReceiptHandleInvalid, ErrMessageNotInflight, ErrInvalidRequest, ErrMessageRefused, ErrTooManyEntries, ErrEmptyBatch, ErrQueueDoesNotExist, ErrThrottled} {
+				// ErrMessageRefused is a case of ErrInvalidRequest.
+				want := k == tt.kind || (k == ErrInvalidRequest && tt.kind == ErrMessageRefused)
+				if errors.Is(err, k) != want {
+					t.Errorf("errors.Is(err, %v) = %v", k, !want)
 				}
 			}
 		})
+	}
+}
+
+// TestMessageRefused holds the answers that say a message can never be sent to
+// ErrMessageRefused, permanent, and other invalid requests apart from them.
+func TestMessageRefused(t *testing.T) {
+	t.Parallel()
+	tooLong := "One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes."
+	tests := []struct {
+		name    string
+		err     error
+		refused bool
+	}{
+		{"invalid contents", wrap("SendMessage", "q", &smithy.GenericAPIError{Code: CodeInvalidContents, Message: "Invalid binary character '#xFFFF' was found in the message body", Fault: smithy.FaultClient}), true},
+		{"too long", wrap("SendMessage", "q", &smithy.GenericAPIError{Code: CodeInvalidParameter, Message: tooLong, Fault: smithy.FaultClient}), true},
+		{"too long, batch entry", entryError("SendMessageBatch", "q", CodeInvalidParameter, tooLong, true), true},
+		{"invalid contents, batch entry", entryError("SendMessageBatch", "q", CodeInvalidContents, "bad character", true), true},
+		{"delay out of range", wrap("SendMessage", "q", &smithy.GenericAPIError{Code: CodeInvalidParameter, Message: "Value 901 for parameter DelaySeconds is invalid.", Fault: smithy.FaultClient}), false},
+		{"too long text on another action", wrap("ChangeMessageVisibility", "q", &smithy.GenericAPIError{Code: CodeInvalidParameter, Message: tooLong, Fault: smithy.FaultClient}), false},
+		{"batch too long", entryError("SendMessageBatch", "q", CodeBatchTooLong, "batch", true), false},
+		{"refused by the memory queue", permanent("SendMessage", "q", CodeMessageTooLong, "too long"), true},
+	}
+	for _, tt := range tests {
+		if got := errors.Is(tt.err, ErrMessageRefused); got != tt.refused {
+			t.Errorf("%s: errors.Is(%v, ErrMessageRefused) = %v, want %v", tt.name, tt.err, got, tt.refused)
+		}
+		if !errors.Is(tt.err, ErrInvalidRequest) || IsRetryable(tt.err) {
+			t.Errorf("%s: %v is not a permanent ErrInvalidRequest", tt.name, tt.err)
+		}
 	}
 }
 

@@ -261,23 +261,18 @@ func (q *Memory) validate(action string, m Message) (map[string]string, error) {
 	switch {
 	case m.Body == "":
 		return nil, permanent(action, q.URL(), "MissingParameter", "the message body is empty")
-	case !validContents(m.Body):
-		return nil, permanent(action, q.URL(), CodeInvalidContents, "the message body contains characters outside the allowed set")
 	case m.DelaySeconds < 0 || m.DelaySeconds > MaxDelaySeconds:
 		return nil, permanent(action, q.URL(), CodeInvalidParameter, "DelaySeconds %d: must be 0..%d", m.DelaySeconds, MaxDelaySeconds)
 	case len(attrs) > MaxAttributes:
 		return nil, permanent(action, q.URL(), CodeInvalidParameter, "%d message attributes, at most %d", len(attrs), MaxAttributes)
 	}
-	for k, v := range attrs {
+	for k := range attrs {
 		if !validAttributeName(k) {
 			return nil, permanent(action, q.URL(), CodeInvalidAttribute, "message attribute name %q is invalid", k)
 		}
-		if !validContents(v) {
-			return nil, permanent(action, q.URL(), CodeInvalidContents, "message attribute %q contains characters outside the allowed set", k)
-		}
 	}
-	if n := messageBytes(m.Body, attrs); n > MaxMessageBytes {
-		return nil, permanent(action, q.URL(), CodeInvalidParameter, "message of %d bytes, at most %d", n, MaxMessageBytes)
+	if err := refuse(action, q.URL(), m.Body, attrs); err != nil {
+		return nil, err
 	}
 	return attrs, nil
 }
@@ -664,6 +659,24 @@ func messageBytes(body string, attrs map[string]string) int {
 		n += len(k) + len("String") + len(v)
 	}
 	return n
+}
+
+// refuse returns the error (ErrMessageRefused) for a message SQS can never accept,
+// or nil: a body or attribute value (attrs, the sendable ones) with a character
+// outside the allowed set, or body and attributes together over MaxMessageBytes.
+func refuse(action, queueURL, body string, attrs map[string]string) *Error {
+	if !validContents(body) {
+		return permanent(action, queueURL, CodeInvalidContents, "the message body contains characters outside the allowed set")
+	}
+	for k, v := range attrs {
+		if !validContents(v) {
+			return permanent(action, queueURL, CodeInvalidContents, "message attribute %q contains characters outside the allowed set", k)
+		}
+	}
+	if n := messageBytes(body, attrs); n > MaxMessageBytes {
+		return permanent(action, queueURL, CodeMessageTooLong, "message of %d bytes, body and attributes, at most %d", n, MaxMessageBytes)
+	}
+	return nil
 }
 
 // validContents reports whether s holds only the characters SQS accepts:

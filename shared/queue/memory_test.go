@@ -230,7 +230,13 @@ func TestMemorySendValidation(t *testing.T) {
 		{"control character in attribute", queue.Message{Body: "ok", Attributes: map[string]string{"a": "\x01"}}, queue.CodeInvalidContents},
 		{"negative delay", queue.Message{Body: "ok", DelaySeconds: -1}, queue.CodeInvalidParameter},
 		{"delay over 900", queue.Message{Body: "ok", DelaySeconds: 901}, queue.CodeInvalidParameter},
-		{"too big", queue.Message{Body: strings.Repeat("x", queue.MaxMessageBytes-len("k")-len("String")), Attributes: map[string]string{"k": "v"}}, queue.CodeInvalidParameter},
+		{"too big", queue.Message{Body: strings.Repeat("x", queue.MaxMessageBytes-len("k")-len("String")), Attributes: map[string]string{"k": "v"}}, queue.CodeMessageTooLong},
+		{"body over 1 MiB", queue.Message{Body: strings.Repeat("x", queue.MaxMessageBytes+1)}, queue.CodeMessageTooLong},
+		{"U+FFFF in body", queue.Message{Body: "a\uFFFFb"}, queue.CodeInvalidContents},
+		{"U+FFFE in body", queue.Message{Body: "\uFFFE"}, queue.CodeInvalidContents},
+		{"surrogate in body", queue.Message{Body: "a\xed\xa0\x80b"}, queue.CodeInvalidContents},
+		{"U+FFFF in attribute", queue.Message{Body: "ok", Attributes: map[string]string{"a": "x\uFFFF"}}, queue.CodeInvalidContents},
+		{"last allowed characters", queue.Message{Body: "\uD7FF\uE000\U00010000\U0010FFFF", Attributes: map[string]string{"a": "\uFFFD"}}, ""},
 		{"11 attributes", queue.Message{Body: "ok", Attributes: tooMany}, queue.CodeInvalidParameter},
 		{"attribute name with space", queue.Message{Body: "ok", Attributes: map[string]string{"a b": "v"}}, queue.CodeInvalidAttribute},
 		{"attribute name with leading period", queue.Message{Body: "ok", Attributes: map[string]string{".a": "v"}}, queue.CodeInvalidAttribute},
@@ -252,6 +258,8 @@ func TestMemorySendValidation(t *testing.T) {
 				t.Fatalf("send: %v, want code %s", err, tt.code)
 			case !errors.Is(err, queue.ErrInvalidRequest) || queue.IsRetryable(err):
 				t.Fatalf("send: %v, want a permanent ErrInvalidRequest", err)
+			case errors.Is(err, queue.ErrMessageRefused) != (tt.code == queue.CodeInvalidContents || tt.code == queue.CodeMessageTooLong):
+				t.Fatalf("send: %v: ErrMessageRefused %v", err, errors.Is(err, queue.ErrMessageRefused))
 			}
 			if d, _ := q.Depth(ctx); d.Total() != 0 {
 				t.Fatalf("a rejected message was queued: %+v", d)

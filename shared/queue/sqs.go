@@ -44,8 +44,12 @@ func NewSQS(client SQSAPI, queueURL string) *SQS {
 // URL returns the queue URL.
 func (q *SQS) URL() string { return q.url }
 
-// Send sends one message.
+// Send sends one message. A message SQS can never accept (ErrMessageRefused) is
+// refused without calling SQS.
 func (q *SQS) Send(ctx context.Context, m Message) (string, error) {
+	if err := refuse("SendMessage", q.url, m.Body, sendable(m.Attributes)); err != nil {
+		return "", err
+	}
 	out, err := q.client.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:          &q.url,
 		MessageBody:       aws.String(m.Body),
@@ -58,27 +62,35 @@ func (q *SQS) Send(ctx context.Context, m Message) (string, error) {
 	return aws.ToString(out.MessageId), nil
 }
 
-// SendBatch sends 1..MaxBatch messages in one call.
+// SendBatch sends 1..MaxBatch messages in one call. An entry SQS can never accept
+// (ErrMessageRefused) fails alone, without being sent.
 func (q *SQS) SendBatch(ctx context.Context, ms []Message) ([]BatchResult, error) {
 	const op = "SendMessageBatch"
 	if err := checkBatch(op, q.url, len(ms)); err != nil {
 		return nil, err
 	}
-	entries := make([]types.SendMessageBatchRequestEntry, len(ms))
+	res := make([]BatchResult, len(ms))
+	seen := make([]bool, len(ms))
+	entries := make([]types.SendMessageBatchRequestEntry, 0, len(ms))
 	for i, m := range ms {
-		entries[i] = types.SendMessageBatchRequestEntry{
+		if err := refuse(op, q.url, m.Body, sendable(m.Attributes)); err != nil {
+			res[i].Err, seen[i] = err, true
+			continue
+		}
+		entries = append(entries, types.SendMessageBatchRequestEntry{
 			Id:                aws.String(strconv.Itoa(i)),
 			MessageBody:       aws.String(m.Body),
 			DelaySeconds:      m.DelaySeconds,
 			MessageAttributes: toSQSAttributes(m.Attributes),
-		}
+		})
+	}
+	if len(entries) == 0 {
+		return res, nil
 	}
 	out, err := q.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &q.url, Entries: entries})
 	if err != nil {
 		return nil, wrap(op, q.url, err)
 	}
-	res := make([]BatchResult, len(ms))
-	seen := make([]bool, len(ms))
 	for _, s := range out.Successful {
 		if i, ok := entryIndex(s.Id, len(ms)); ok {
 			res[i].ID, seen[i] = aws.ToString(s.MessageId), true

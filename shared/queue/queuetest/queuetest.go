@@ -46,6 +46,7 @@ func Run(t *testing.T, newSetup func(t *testing.T) Setup) {
 		{"UnknownHandle", unknownHandle},
 		{"Delay", delay},
 		{"SendBatchPartialFailure", sendBatchPartialFailure},
+		{"MessageRefused", messageRefused},
 		{"DeleteBatchPartialFailure", deleteBatchPartialFailure},
 		{"ChangeVisibilityBatch", changeVisibilityBatch},
 		{"BatchLimits", batchLimits},
@@ -292,6 +293,52 @@ func sendBatchPartialFailure(t *testing.T, s Setup) {
 		t.Errorf("entry 2 received as %+v", m)
 	}
 	expectNone(t, s.Main, "after both")
+}
+
+// messageRefused holds a message SQS can never accept (a character outside the
+// allowed set in the body or an attribute value, or over MaxMessageBytes) to a
+// permanent ErrMessageRefused, alone in a batch, with nothing queued; and every
+// allowed character to a message that comes back unchanged. Both adapters check
+// before sending: moto accepts U+FFFE, U+FFFF, NUL and the rest that SQS refuses with
+// InvalidMessageContents, and counts only the body against the size limit, so on moto
+// the refusals come from the SQS adapter's check rather than from the server.
+func messageRefused(t *testing.T, s Setup) {
+	refused := map[string]queue.Message{
+		"U+FFFF in the body":     {Body: `{"a":"` + "\uFFFF" + `"}`},
+		"U+FFFE in the body":     {Body: "\uFFFE"},
+		"NUL in the body":        {Body: "a\x00b"},
+		"invalid UTF-8 body":     {Body: "a\xffb"},
+		"U+FFFF in an attribute": {Body: "ok", Attributes: map[string]string{"type": "t\uFFFF"}},
+		"body over 1 MiB":        {Body: strings.Repeat("x", queue.MaxMessageBytes+1)},
+		"over 1 MiB with attributes": {Body: strings.Repeat("x", queue.MaxMessageBytes-len("String")),
+			Attributes: map[string]string{"k": "v"}},
+	}
+	for name, m := range refused {
+		_, err := s.Main.Send(ctxFor(t), m)
+		expectKind(t, "send with "+name, err, queue.ErrMessageRefused)
+	}
+	allowed := "tab\t nl\n cr\r \u0020\uD7FF\uE000\uFFFD\U00010000\U0010FFFF <&> \\ufffe"
+	res, err := s.Main.SendBatch(ctxFor(t), []queue.Message{
+		{Body: "before", Attributes: map[string]string{"n": "1"}},
+		refused["U+FFFF in the body"],
+		{Body: allowed, Attributes: map[string]string{"n": "\uFFFD\U0010FFFF"}},
+	})
+	if err != nil {
+		t.Fatalf("send batch: %v", err)
+	}
+	if len(res) != 3 {
+		t.Fatalf("%d results, want 3", len(res))
+	}
+	if res[0].Err != nil || res[2].Err != nil || res[1].ID != "" {
+		t.Fatalf("batch results %+v, want entries 0 and 2 sent, entry 1 refused", res)
+	}
+	expectKind(t, "batch entry 1", res[1].Err, queue.ErrMessageRefused)
+	got := receiveN(t, s.Main, 2, 0)
+	byID := map[string]queue.Received{got[0].ID: got[0], got[1].ID: got[1]}
+	if m := byID[res[2].ID]; m.Body != allowed || m.Attributes["n"] != "\uFFFD\U0010FFFF" || m.MD5OfBody != queue.BodyMD5(allowed) {
+		t.Errorf("allowed characters came back as %+v", m)
+	}
+	expectNone(t, s.Main, "after the two sent")
 }
 
 func deleteBatchPartialFailure(t *testing.T, s Setup) {
