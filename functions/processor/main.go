@@ -19,6 +19,8 @@
 //	TENAZ_BREAKER_CACHE_MS         breaker state cache per container, ms (default 1000)
 //	TENAZ_DEFER_MAX_SECONDS        longest deferral while a breaker is open, seconds (default 900)
 //	TENAZ_REFUND_MAX_RECEIVES      receives after which a failed probe counts as an attempt (default 150)
+//	TENAZ_QUEUE_RETENTION_SECONDS  the main queue's MessageRetentionPeriod in seconds (default 345600, 4 days):
+//	                               a record that would come back later than 15 min before it is dead-lettered as expiring
 //	TENAZ_LOG_LEVEL                debug | info | warn | error (default info)
 package main
 
@@ -90,7 +92,8 @@ func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) 
 		Visibility: queue.NewSQS(sqsClient, queueURL),
 		DeadLetter: queue.NewSQS(sqsClient, dlqURL),
 		Settings: processor.Settings{MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
-			Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin, DeferMax: cfg.DeferMax, RefundMaxReceives: cfg.RefundMaxReceives},
+			Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin, DeferMax: cfg.DeferMax, RefundMaxReceives: cfg.RefundMaxReceives,
+			QueueRetention: cfg.QueueRetention},
 		Log:     log,
 		Metrics: os.Stdout,
 	}
