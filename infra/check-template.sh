@@ -53,6 +53,10 @@ step "cfn-lint --include-checks I"
 #  - idle cost: the dashboard and the sources secret are opt-in (default off), the
 #    sources default to an SSM parameter ingest may read and nothing else, and the
 #    processor's metrics default to totals by outcome.
+#  - the idempotency table has point-in-time recovery and deletion protection by
+#    default; the processor knows the webhook queue's retention; the Rules refuse
+#    exactly the MaxAttempts x RetryMaxSeconds combinations whose retry waits do not
+#    fit in 3 days (evaluated for every allowed pair).
 step "template invariants"
 "$root/.venv/bin/python" - template.yaml <<'PY'
 import json, re, sys
@@ -272,6 +276,69 @@ qret = int(res["WebhookQueue"]["Properties"]["MessageRetentionPeriod"])
 check(qret == 345600, f"WebhookQueue keeps messages {qret} s, want 345600 (4 days)")
 check(int(res["WebhookDLQ"]["Properties"]["MessageRetentionPeriod"]) > qret, "the DLQ does not outlast the queue's retention")
 
+# The processor is told the queue's retention, and the retry budget fits in it.
+check(penv.get("TENAZ_QUEUE_RETENTION_SECONDS") == str(qret),
+      f"the processor's TENAZ_QUEUE_RETENTION_SECONDS is {penv.get('TENAZ_QUEUE_RETENTION_SECONDS')}, want the queue's {qret}")
+margin = 900  # the processor's expiry margin (processor.DefaultExpiryMargin), seconds
+budget = 3 * 24 * 3600  # the retry waits' share of the retention, as the Rules state
+check(budget + margin < qret, f"the retry budget {budget} s plus the margin does not fit in the retention {qret} s")
+for name in ("DeferMaxSeconds", "RetryMaxSeconds"):
+    top = max(int(v) for v in params[name].get("AllowedValues", [])) if "AllowedValues" in params[name] else int(params[name]["MaxValue"])
+    check(top + margin < qret, f"{name} can reach {top} s, beyond the queue's retention less the margin")
+check(default("MaxAttempts") * default("RetryMaxSeconds") <= budget, "the default retry budget does not fit in 3 days")
+
+# The Rules, evaluated on every allowed (RetryMaxSeconds, MaxAttempts) pair: they
+# refuse a pair exactly when MaxAttempts x RetryMaxSeconds exceeds the budget.
+rules = sam.get("Rules", {})
+def ev(x, values):
+    if isinstance(x, dict) and len(x) == 1:
+        (fn, arg), = x.items()
+        if fn == "Ref":
+            return values[arg]
+        if fn == "Fn::Equals":
+            a, b = (ev(v, values) for v in arg)
+            return str(a) == str(b)
+        if fn == "Fn::Contains":
+            return str(ev(arg[1], values)) in [str(ev(v, values)) for v in arg[0]]
+        if fn == "Fn::Not":
+            return not ev(arg[0], values)
+        if fn == "Fn::And":
+            return all(ev(v, values) for v in arg)
+        if fn == "Fn::Or":
+            return any(ev(v, values) for v in arg)
+        raise ValueError(f"rule function {fn} not evaluated here")
+    if isinstance(x, list):
+        return [ev(v, values) for v in x]
+    return x
+def refused(values):
+    for name, rule in rules.items():
+        if "RuleCondition" in rule and not ev(rule["RuleCondition"], values):
+            continue
+        for a in rule.get("Assertions", []):
+            if not ev(a["Assert"], values):
+                return name
+    return None
+base = {n: str(p.get("Default", "")) for n, p in params.items()}
+check(refused(base) is None, f"the defaults are refused by {refused(base)}")
+wrong = []
+for r in params["RetryMaxSeconds"]["AllowedValues"]:
+    for m in range(int(params["MaxAttempts"]["MinValue"]), int(params["MaxAttempts"]["MaxValue"]) + 1):
+        got = refused(dict(base, RetryMaxSeconds=str(r), MaxAttempts=str(m), BatchSize="10"))
+        if (got is not None) != (int(r) * m > budget):
+            wrong.append((int(r), m, got))
+check(not wrong, f"the Rules misjudge {len(wrong)} (RetryMaxSeconds, MaxAttempts) pairs, e.g. {wrong[:3]}")
+print(f"  Rules: every allowed RetryMaxSeconds x MaxAttempts pair judged against the {budget} s budget")
+
+# The idempotency table: point-in-time recovery and deletion protection by default.
+it = res["IdempotencyTable"]["Properties"]
+for prop, key, param, cond in [
+        ("PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled", "IdempotencyPointInTimeRecovery", "IdempotencyPointInTimeRecoveryOn"),
+        (None, "DeletionProtectionEnabled", "IdempotencyDeletionProtection", "IdempotencyDeletionProtectionOn")]:
+    v = it.get(prop, {}).get(key) if prop else it.get(key)
+    check(v == {"Fn::If": [cond, True, False]}, f"IdempotencyTable's {key} is {v}, want !If [{cond}, true, false]")
+    check(cfn["Conditions"].get(cond) == {"Fn::Equals": [{"Ref": param}, "true"]}, f"{cond} is not {param} == 'true'")
+    check(params.get(param, {}).get("Default") == "true", f"{param} does not default to true")
+
 # Alarms: both to the topic, on alarm and on recovery.
 topic = [{"Ref": "AlarmTopic"}]
 check(res["AlarmTopic"]["Type"] == "AWS::SNS::Topic", "AlarmTopic is not an SNS topic")
@@ -283,7 +350,8 @@ check(cfn["Conditions"].get("AlarmEmailSet") == {"Fn::Not": [{"Fn::Equals": [{"R
       "AlarmEmailSet is not AlarmEmail != ''")
 for name, metric, queue, stat, periods, threshold in [
         ("DeadLetterQueueAlarm", "ApproximateNumberOfMessagesVisible", "WebhookDLQ", "Maximum", 1, 0),
-        ("OldestMessageAlarm", "ApproximateAgeOfOldestMessage", "WebhookQueue", "Maximum", None, {"Ref": "OldestMessageAlarmSeconds"})]:
+        ("OldestMessageAlarm", "ApproximateAgeOfOldestMessage", "WebhookQueue", "Maximum", None, {"Ref": "OldestMessageAlarmSeconds"}),
+        ("DeadLetterAgeAlarm", "ApproximateAgeOfOldestMessage", "WebhookDLQ", "Maximum", 1, {"Ref": "DeadLetterAgeAlarmSeconds"})]:
     a = res[name]["Properties"]
     check(a.get("Namespace") == "AWS/SQS" and a.get("MetricName") == metric, f"{name} does not watch {metric}")
     check(a.get("Dimensions") == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}], f"{name} does not watch {queue}")
@@ -294,6 +362,12 @@ for name, metric, queue, stat, periods, threshold in [
     check(a.get("TreatMissingData") == "notBreaching", f"{name} treats missing data as breaching")
     check(a.get("AlarmActions") == topic and a.get("OKActions") == topic, f"{name} does not notify AlarmTopic on alarm and OK")
 check(default("OldestMessageAlarmSeconds") == 3600, "OldestMessageAlarmSeconds does not default to 3600")
+# The DLQ-age alarm fires well before the DLQ's retention deletes a message, even one
+# SQS moved there with its first enqueue time (the queue's retention already spent).
+dlq_ret = int(res["WebhookDLQ"]["Properties"]["MessageRetentionPeriod"])
+check(default("DeadLetterAgeAlarmSeconds") == 259200, "DeadLetterAgeAlarmSeconds does not default to 259200 (3 days)")
+check(int(params["DeadLetterAgeAlarmSeconds"]["MaxValue"]) <= dlq_ret - qret,
+      f"DeadLetterAgeAlarmSeconds may exceed {dlq_ret - qret} s, the least a moved message has left in the DLQ")
 
 # Idle cost: the dashboard and the sources secret exist only when asked for; ingest
 # reads the parameter by default (the secret otherwise); the processor's metrics are

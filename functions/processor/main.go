@@ -25,6 +25,8 @@
 //	                               message whose body is held there is read from it, and
 //	                               the body deleted once the event is done; without it
 //	                               such a message is dead-lettered as bodyMissing
+//	TENAZ_QUEUE_RETENTION_SECONDS  the main queue's MessageRetentionPeriod in seconds (default 345600, 4 days):
+//	                               a record that would come back later than 15 min before it is dead-lettered as expiring
 //	TENAZ_LOG_LEVEL                debug | info | warn | error (default info)
 package main
 
@@ -98,7 +100,8 @@ func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) 
 		Visibility: queue.NewSQS(sqsClient, queueURL),
 		DeadLetter: queue.NewSQS(sqsClient, dlqURL),
 		Settings: processor.Settings{MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
-			Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin, DeferMax: cfg.DeferMax, RefundMaxReceives: cfg.RefundMaxReceives},
+			Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin, DeferMax: cfg.DeferMax, RefundMaxReceives: cfg.RefundMaxReceives,
+			QueueRetention: cfg.QueueRetention},
 		Log:           log,
 		Metrics:       os.Stdout,
 		MetricsDetail: cfg.MetricsDetail,

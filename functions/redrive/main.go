@@ -6,7 +6,8 @@
 //	{"dryRun": false, "max": 500, "ratePerSecond": 50, "filter": {"source": "stripe", "type": "payment_intent.*"}}
 //
 // Output: the redrive.Report JSON. A bad request (unknown field, malformed time,
-// negative max) returns an error and touches no queue. Settings (environment):
+// negative max; no payload, an empty one or null, where {} is the way to ask for
+// every message) returns an error and touches no queue. Settings (environment):
 //
 //	TENAZ_QUEUE_URL          main queue URL (required)
 //	TENAZ_DLQ_URL            dead-letter queue URL (required)

@@ -25,6 +25,7 @@ const (
 	EnvRetentionHours    = "TENAZ_IDEMPOTENCY_RETENTION_H" // idempotency record retention, hours; default 168 (7 days)
 	EnvDeferMax          = "TENAZ_DEFER_MAX_SECONDS"       // longest deferral while a breaker is open, seconds; default 900
 	EnvRefundMaxReceives = "TENAZ_REFUND_MAX_RECEIVES"     // receives after which a failed probe is an attempt; default 150
+	EnvQueueRetention    = "TENAZ_QUEUE_RETENTION_SECONDS" // the main queue's MessageRetentionPeriod, seconds; default 345600 (4 days)
 	// EnvMetricsDetail breaks the processor's outcome counters (CloudWatch custom
 	// metrics, billed per metric) down: outcome (default: one metric per outcome,
 	// totals over every source and type), source (adds one per outcome and source)
@@ -48,6 +49,9 @@ const (
 	DefaultDeadlineMargin    = 3 * time.Second
 	DefaultDeferMax          = 15 * time.Minute
 	DefaultRefundMaxReceives = 150
+	// DefaultQueueRetention is the main queue's MessageRetentionPeriod in the template
+	// (and the SQS default): 4 days.
+	DefaultQueueRetention = 4 * 24 * time.Hour
 )
 
 // Processor is the processor's configuration read from the environment (not the AWS
@@ -57,6 +61,7 @@ type Processor struct {
 	MaxAttempts, Concurrency, RefundMaxReceives   int
 	RetryBase, RetryMax, DeadlineMargin, DeferMax time.Duration
 	Retention                                     time.Duration // of idempotency records
+	QueueRetention                                time.Duration // of the main queue's messages
 	Routes                                        []route.Config
 	// Breaker holds the breaker thresholds; the caller adds the clock and hooks.
 	Breaker breaker.Settings
@@ -91,6 +96,14 @@ func LoadProcessor(getenv Getenv) (Processor, error) {
 	}
 	if c.DeferMax, err = Duration(getenv, EnvDeferMax, time.Second, DefaultDeferMax, 1, 43200); err != nil {
 		return c, err
+	}
+	// SQS keeps a message between 60 s and 14 days.
+	if c.QueueRetention, err = Duration(getenv, EnvQueueRetention, time.Second, DefaultQueueRetention, 60, 1209600); err != nil {
+		return c, err
+	}
+	if longest := max(c.RetryMax, c.DeferMax); c.QueueRetention <= longest {
+		return c, fmt.Errorf("%s (%v) leaves no room for a delay of %v (%s, %s): every record retried or deferred would be dead-lettered as expiring",
+			EnvQueueRetention, c.QueueRetention, longest, EnvRetryMax, EnvDeferMax)
 	}
 	if c.RefundMaxReceives, err = Int(getenv, EnvRefundMaxReceives, DefaultRefundMaxReceives, 1, 100000); err != nil {
 		return c, err

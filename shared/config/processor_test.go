@@ -23,6 +23,7 @@ func TestLoadProcessorDefaults(t *testing.T) {
 		Concurrency:    10,
 		DeadlineMargin: 3 * time.Second,
 		DeferMax:       15 * time.Minute,
+		QueueRetention: 4 * 24 * time.Hour,
 
 		RefundMaxReceives: 150,
 		Retention:         c.Retention, Routes: c.Routes, Breaker: c.Breaker, // checked below
@@ -42,7 +43,8 @@ func TestLoadProcessorDefaults(t *testing.T) {
 	// The defaults are the documented constants.
 	if want.MaxAttempts != DefaultMaxAttempts || want.RetryBase != DefaultRetryBase ||
 		want.RetryMax != DefaultRetryMax || want.Concurrency != DefaultConcurrency ||
-		want.DeadlineMargin != DefaultDeadlineMargin || c.Retention != idempotency.DefaultRetention {
+		want.DeadlineMargin != DefaultDeadlineMargin || c.Retention != idempotency.DefaultRetention ||
+		want.QueueRetention != DefaultQueueRetention {
 		t.Fatal("LoadProcessor defaults differ from the exported Default constants")
 	}
 }
@@ -102,6 +104,16 @@ func TestLoadProcessorBounds(t *testing.T) {
 		{"retention zero", map[string]string{EnvRetentionHours: "0"}, nil, ""},
 		{"retention max", map[string]string{EnvRetentionHours: "8760"}, func(c Processor) bool { return c.Retention == 365*24*time.Hour }, ""},
 		{"retention above", map[string]string{EnvRetentionHours: "8761"}, nil, ""},
+
+		{"queue retention seconds", map[string]string{EnvQueueRetention: "86400"}, func(c Processor) bool { return c.QueueRetention == 24*time.Hour }, ""},
+		{"queue retention max", map[string]string{EnvQueueRetention: "1209600"}, func(c Processor) bool { return c.QueueRetention == 14*24*time.Hour }, ""},
+		{"queue retention above", map[string]string{EnvQueueRetention: "1209601"}, nil, ""},
+		{"queue retention below", map[string]string{EnvQueueRetention: "59"}, nil, ""},
+		{"queue retention text", map[string]string{EnvQueueRetention: "4d"}, nil, ""},
+		{"queue retention at the retry max", map[string]string{EnvQueueRetention: "900"}, nil, ""},
+		{"queue retention just above the delays", map[string]string{EnvQueueRetention: "901"}, func(c Processor) bool { return c.QueueRetention == 901*time.Second }, ""},
+		{"queue retention below the defer max", map[string]string{EnvQueueRetention: "3600", EnvRetryMax: "60", EnvDeferMax: "3600"}, nil, EnvQueueRetention},
+		{"queue retention below the retry max", map[string]string{EnvQueueRetention: "3600", EnvRetryMax: "7200"}, nil, EnvRetryMax},
 
 		{"routes", map[string]string{EnvRoutes: `[{"source":"stripe","types":["payment_intent.*"],"url":"https://orders.internal/hooks"}]`},
 			func(c Processor) bool {

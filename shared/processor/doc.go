@@ -11,11 +11,13 @@
 //	no route                       acknowledged, counted as unrouted
 //	claimed by a live worker       failure, visible again when that lease ends
 //	transient error or panic       failure, visible again after backoff(ApproximateReceiveCount), full jitter
-//	retry-after(d) error           failure, visible again after max(d, backoff)
+//	retry-after(d) error           failure, visible again after max(min(d, RetryMax), backoff)
 //	store unavailable              failure, visible again after backoff; the handler does not run
 //	permanent error (handler or    sent to the dead-letter queue with the reason, then
 //	store), undecodable, or        acknowledged (deleted by the event source mapping)
 //	attempts exhausted
+//	retry or deferral that would   sent to the dead-letter queue as "expiring" with
+//	outlive the queue's retention  the last error, then acknowledged
 //
 // Invariants:
 //   - Retries between invocations are scheduled through SQS visibility, never slept
@@ -27,6 +29,11 @@
 //     idempotency store, or accepted by the dead-letter queue. Anything else
 //     (including a failed dead-letter send or a store error) is reported as a
 //     failure, so SQS delivers it again.
+//   - No record is left to expire in the main queue: before a retry or a deferral,
+//     its next delivery (now + delay + ExpiryMargin, 15 min) is compared with the
+//     message's SentTimestamp + QueueRetention (TENAZ_QUEUE_RETENTION_SECONDS, 4 days),
+//     and a record that would come back later is dead-lettered as "expiring".
+//   - A destination's Retry-After is honoured up to RetryMax, never beyond.
 //   - Tenaz counts real attempts in the idempotency record and dead-letters after
 //     MaxAttempts; the queue's maxReceiveCount is only a backstop for records that
 //     crash the processor.

@@ -341,16 +341,18 @@ func delivery(t testing.TB, id string, e *envelope.Envelope, n int) queue.Receiv
 	return raw(id, string(body), e.Attributes(), n)
 }
 
-// raw is a message with any body.
+// raw is a message with any body, sent just now (in real time, where the harness
+// clock starts), so that it is well inside the main queue's retention.
 func raw(id, body string, attrs map[string]string, n int) queue.Received {
+	sent := time.UnixMilli(time.Now().UnixMilli())
 	return queue.Received{
 		ID:              id,
 		ReceiptHandle:   fmt.Sprintf("rh-%s-%d", id, n),
 		Body:            body,
 		Attributes:      attrs,
 		ReceiveCount:    n,
-		SentAt:          time.UnixMilli(1772366400000),
-		FirstReceivedAt: time.UnixMilli(1772366400100),
+		SentAt:          sent,
+		FirstReceivedAt: sent.Add(100 * time.Millisecond),
 		SenderID:        "AROAEXAMPLE:ingest",
 	}
 }

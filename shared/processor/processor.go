@@ -93,11 +93,25 @@ type Settings struct {
 	// (about 125 in 24 hours with the defaults) and below maxReceiveCount minus
 	// MaxAttempts. Default 150.
 	RefundMaxReceives int
+	// QueueRetention is the main queue's MessageRetentionPeriod: SQS deletes a message
+	// this long after its SentTimestamp, delivered or not. A record whose next
+	// delivery (now + its delay + ExpiryMargin) would come later is dead-lettered with
+	// reason "expiring" instead of being retried or deferred. Set it to the queue's
+	// value. Default 4 days (config.DefaultQueueRetention, the template's).
+	QueueRetention time.Duration
+	// ExpiryMargin is the time kept free before the end of a message's retention: its
+	// next delivery must come at least this long before it, so that the event source
+	// mapping receives it and its attempt runs to an outcome (one Lambda invocation
+	// lasts at most 15 minutes) while SQS still holds it. Default 15 min.
+	ExpiryMargin time.Duration
 }
 
-// DefaultMinDelay is the default of Settings.MinDelay; the other defaults are those
-// of the environment settings (config.DefaultMaxAttempts, …).
-const DefaultMinDelay = time.Second
+// Defaults of the settings that have no environment setting; the other defaults are
+// those of the environment settings (config.DefaultMaxAttempts, …).
+const (
+	DefaultMinDelay     = time.Second      // Settings.MinDelay
+	DefaultExpiryMargin = 15 * time.Minute // Settings.ExpiryMargin
+)
 
 func (s *Settings) defaults() {
 	if s.MaxAttempts <= 0 {
@@ -123,6 +137,12 @@ func (s *Settings) defaults() {
 	}
 	if s.RefundMaxReceives <= 0 {
 		s.RefundMaxReceives = config.DefaultRefundMaxReceives
+	}
+	if s.QueueRetention <= 0 {
+		s.QueueRetention = config.DefaultQueueRetention
+	}
+	if s.ExpiryMargin <= 0 {
+		s.ExpiryMargin = DefaultExpiryMargin
 	}
 }
 
@@ -566,18 +586,25 @@ func (p *Processor) deferral(retryAt time.Time, m *events.SQSMessage) time.Durat
 	return min(p.set.DeferMax, max(retryAt.Sub(p.o.Now()), grow))
 }
 
-// retryLater schedules the record's next delivery after a transient failure.
+// retryLater schedules the record's next delivery after a transient failure: after
+// the backoff, or after the delay the destination asked for (Retry-After) when that
+// is longer, but never later than RetryMax, so that a destination cannot park a
+// record for hours (or past the queue's retention) with one header.
 func (p *Processor) retryLater(ctx context.Context, m *events.SQSMessage, res Result, after time.Duration) Result {
 	res.Outcome = Retried
 	n, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
-	res.Delay = max(after, retry.Backoff(n, p.set.RetryBase, p.set.RetryMax, p.o.Rand))
+	res.Delay = max(min(after, p.set.RetryMax), retry.Backoff(n, p.set.RetryBase, p.set.RetryMax, p.o.Rand))
 	return p.setVisibility(ctx, m, res)
 }
 
 // setVisibility marks the record to be delivered again after res.Delay; Handle sets
-// the visibility of all such records of the batch together.
+// the visibility of all such records of the batch together. A record that SQS would
+// delete (its retention ended) before that delivery is dead-lettered instead.
 func (p *Processor) setVisibility(ctx context.Context, m *events.SQSMessage, res Result) Result {
 	res.Delay = max(res.Delay, p.set.MinDelay)
+	if expires, ok := p.expires(m); ok && p.o.Now().Add(res.Delay+p.set.ExpiryMargin).After(expires) {
+		return p.expiring(ctx, m, res, expires)
+	}
 	res.redeliver = true
 	// A record deferred while its breaker is open logs at DEBUG: the breaker's own
 	// transition line and metric tell of the outage once, where a line per record and
@@ -588,6 +615,33 @@ func (p *Processor) setVisibility(ctx context.Context, m *events.SQSMessage, res
 	}
 	p.log(ctx, lvl, res)
 	return res
+}
+
+// expires returns when SQS deletes message m from the main queue: its
+// SentTimestamp (epoch milliseconds) plus QueueRetention. A message without a
+// readable SentTimestamp is not judged.
+func (p *Processor) expires(m *events.SQSMessage) (time.Time, bool) {
+	ms, err := strconv.ParseInt(m.Attributes["SentTimestamp"], 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms).Add(p.set.QueueRetention), true
+}
+
+// expiring dead-letters a record that was to be retried or deferred but would come
+// back too close to (or after) the end of its retention. Its last error goes with
+// it; a record deferred without one (an open breaker, a live lease elsewhere) says
+// why it was waiting.
+func (p *Processor) expiring(ctx context.Context, m *events.SQSMessage, res Result, expires time.Time) Result {
+	if res.Err == nil {
+		why := res.Reason
+		if why == "" {
+			why = "claimed by another worker"
+		}
+		res.Err = fmt.Errorf("deferred (%s) until after the main queue's retention ends at %s", why, expires.UTC().Format(time.RFC3339))
+	}
+	res.Outcome, res.Reason, res.Delay = DeadLettered, envelope.ReasonExpiring, 0
+	return p.deadLetter(ctx, m, res)
 }
 
 // deadLetter sends the record to the DLQ with its reason; only an accepted send

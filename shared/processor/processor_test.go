@@ -259,6 +259,12 @@ func TestTransientFailureIsRetriedAfterBackoff(t *testing.T) {
 		{"429 with Retry-After above the backoff", 1, 0.5, retryAfter(429, "120"), 120 * time.Second},
 		{"503 with Retry-After below the backoff", 4, 0.5, retryAfter(503, "3"), 20 * time.Second},
 		{"503 with Retry-After 0: MinDelay", 1, 0, retryAfter(503, "0"), time.Second},
+		// A destination cannot park a record past RetryMax (900 s here).
+		{"429 with Retry-After a day: RetryMax", 1, 0.5, retryAfter(429, "86400"), 900 * time.Second},
+		{"503 with Retry-After just above RetryMax", 2, 0.5, retryAfter(503, "901"), 900 * time.Second},
+		{"503 with Retry-After at RetryMax", 2, 0.5, retryAfter(503, "900"), 900 * time.Second},
+		{"503 with Retry-After beyond int64", 1, 0.5, retryAfter(503, "99999999999999999999"), 900 * time.Second},
+		{"503 with Retry-After a date years ahead", 1, 0.5, retryAfter(503, "Fri, 31 Dec 2100 23:59:59 GMT"), 900 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

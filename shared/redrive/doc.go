@@ -4,6 +4,9 @@
 // report: how many messages, of which source and type, with which last error.
 //
 // Invariants:
+//   - A run starts only from an explicit request: {} selects every message, while a
+//     missing, empty or null payload is refused (ErrEmptyRequest) before any queue
+//     call, so an invocation that lost its payload cannot replay the whole queue.
 //   - Send first, delete after: a message leaves the dead-letter queue only after the
 //     main queue accepted it, and only the entries whose send succeeded are deleted.
 //     A crash (or a failed delete) between the two leaves the event on both queues;

@@ -868,6 +868,9 @@ func TestBadRequestTouchesNothing(t *testing.T) {
 		"malformed json":  `{"max": `,
 		"date only":       `{"filter": {"receivedBefore": "2026-05-01"}}`,
 		"rate not number": `{"ratePerSecond": null, "dryRun": "yes"}`,
+		"no body":         ``,
+		"blank body":      " \n",
+		"null":            `null`,
 	}
 	for name, raw := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -902,6 +905,22 @@ func TestHandleRuns(t *testing.T) {
 	want := keysOf(mixed, func(e *envelope.Envelope) bool { return e.Source == "github" })
 	if got := keysOn(t, h.main); !slices.Equal(got, want) || rep.Counts.Moved != len(want) {
 		t.Fatalf("moved %v (%d), want %v", got, rep.Counts.Moved, want)
+	}
+}
+
+func TestHandleEmptyObjectMovesEverything(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, e := range mixed {
+		h.deadLetter(t, e, nil)
+	}
+	rep, err := h.redriver(nil).Handle(context.Background(), []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := keysOf(mixed, func(*envelope.Envelope) bool { return true })
+	if got := keysOn(t, h.main); !slices.Equal(got, want) || rep.Counts.Moved != len(want) {
+		t.Fatalf("{} moved %v (%d), want every message %v", got, rep.Counts.Moved, want)
 	}
 }
 

@@ -19,6 +19,11 @@ import (
 // field, a malformed time, a negative max. Retrying the same request cannot help.
 var ErrBadRequest = errors.New("bad redrive request")
 
+// ErrEmptyRequest is the refusal of a request with no body, an empty body or JSON
+// null; it wraps ErrBadRequest. Send {} to replay everything, or {"dryRun": true}
+// for the report.
+var ErrEmptyRequest = fmt.Errorf("%w: the request is empty; send {} to replay every message of the dead-letter queue, or {\"dryRun\": true} for a report", ErrBadRequest)
+
 // MaxIDs is the most entries filter.ids may hold: 1000.
 const MaxIDs = 1000
 
@@ -28,8 +33,10 @@ const MaxIDs = 1000
 //	 "filter": {"source": "stripe", "type": "payment_intent.*",
 //	            "receivedAfter": "2026-05-01T00:00:00Z", "receivedBefore": "2026-05-02T00:00:00Z"}}
 //
-// The zero Request ({}) moves every message of the dead-letter queue that is under
-// the redrive limit, as fast as the queues allow.
+// The zero Request, written {}, moves every message of the dead-letter queue that is
+// under the redrive limit, as fast as the queues allow. Only the explicit {} asks for
+// that: a missing, empty or null request is refused (ErrEmptyRequest), so that an
+// invocation that lost its payload cannot replay the whole queue.
 type Request struct {
 	// DryRun receives and releases only: nothing is sent, deleted or reset. Its
 	// report is the dead-letter queue report.
@@ -77,13 +84,13 @@ type wireFilter struct {
 	ReceivedBefore string   `json:"receivedBefore"`
 }
 
-// ParseRequest decodes and validates a request. An empty or null payload is the zero
-// Request. Unknown fields, trailing data and invalid values are errors wrapping
-// ErrBadRequest.
+// ParseRequest decodes and validates a request. An empty, blank or null payload is
+// ErrEmptyRequest; {} is the zero Request. Unknown fields, trailing data and invalid
+// values are errors wrapping ErrBadRequest.
 func ParseRequest(data []byte) (Request, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || string(data) == "null" {
-		return Request{}, nil
+		return Request{}, ErrEmptyRequest
 	}
 	var w wireRequest
 	dec := json.NewDecoder(bytes.NewReader(data))

@@ -18,9 +18,8 @@ func TestParseRequest(t *testing.T) {
 		raw  string
 		want redrive.Request
 	}{
-		{"empty payload", "", redrive.Request{}},
-		{"null", "null", redrive.Request{}},
 		{"empty object", "{}", redrive.Request{}},
+		{"empty object with space", " {\n} ", redrive.Request{}},
 		{"dry run", `{"dryRun": true}`, redrive.Request{DryRun: true}},
 		{"everything", `{"dryRun": false, "max": 500, "ratePerSecond": 2.5, "filter": {"source": "stripe", "type": "payment_intent.*", "ids": ["evt_1", "stripe:evt_2"], "receivedAfter": "2026-05-01T00:00:00Z", "receivedBefore": "2026-05-02T00:00:00Z"}}`,
 			redrive.Request{Max: 500, RatePerSecond: 2.5, Filter: redrive.Filter{
@@ -46,6 +45,19 @@ func TestParseRequest(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", got, c.want)
 			}
 		})
+	}
+}
+
+func TestParseRequestRefusesAnEmptyRequest(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{"", " \n\t", "null", " null\n"} {
+		_, err := redrive.ParseRequest([]byte(raw))
+		if !errors.Is(err, redrive.ErrEmptyRequest) || !errors.Is(err, redrive.ErrBadRequest) {
+			t.Fatalf("ParseRequest(%q): %v, want ErrEmptyRequest (a bad request)", raw, err)
+		}
+		if !strings.Contains(err.Error(), "send {}") {
+			t.Fatalf("ParseRequest(%q): %q does not say how to ask for everything", raw, err)
+		}
 	}
 }
 

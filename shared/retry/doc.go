@@ -9,6 +9,9 @@
 //     RetryAfter means a retry can help but not before the given delay. The marks
 //     survive wrapping with fmt.Errorf("…: %w", err) and are read with IsPermanent,
 //     RetryAfterOf, errors.Is and errors.As. A Permanent mark wins over RetryAfter.
+//   - A RetryAfter delay (a destination's Retry-After header) is a lower bound the
+//     destination asks for, not a promise to keep: whoever schedules the retry caps
+//     it (the processor at its RetryMax), so one header cannot park an event for days.
 //   - Do never sleeps past the context's deadline minus Policy.Margin: when the next
 //     wait would cross it, Do returns the last error at once, leaving the caller time
 //     to record the outcome. Retries across invocations are scheduled through the

@@ -65,26 +65,51 @@ func (r *Registry) Match(source, typ string) (Route, bool) {
 // Routes returns the configured routes in order.
 func (r *Registry) Routes() []Route { return append([]Route(nil), r.routes...) }
 
-// Match reports whether typ matches pattern, where '*' matches any run of characters.
+// Match reports whether typ matches pattern, where '*' matches any run of bytes
+// (including none, '.' and '/') and every other byte matches itself; a pattern
+// without '*' matches only the identical type.
+//
+// It runs in time linear in len(pattern)+len(typ) up to the cost of
+// strings.Index, never backtracks more than once per '*', and allocates nothing:
+// the text before the first '*' must be a prefix of typ, the text after the last
+// '*' a suffix, and each piece between stars is taken at its leftmost occurrence
+// after the previous one. Taking the leftmost occurrence is always safe because a
+// '*' can absorb whatever lies between two pieces, so an earlier choice never
+// excludes a match that a later one would find.
 func Match(pattern, typ string) bool {
-	star := strings.IndexByte(pattern, '*')
-	if star < 0 {
+	first := strings.IndexByte(pattern, '*')
+	if first < 0 {
 		return pattern == typ
 	}
-	if !strings.HasPrefix(typ, pattern[:star]) {
+	last := strings.LastIndexByte(pattern, '*')
+	prefix, suffix := pattern[:first], pattern[last+1:]
+	if len(typ) < len(prefix)+len(suffix) || !strings.HasPrefix(typ, prefix) || !strings.HasSuffix(typ, suffix) {
 		return false
 	}
-	rest := pattern[star+1:]
-	typ = typ[star:]
-	if rest == "" {
-		return true
+	// The pieces between the first and the last '*' must appear in order, without
+	// overlapping, in what the prefix and suffix leave of typ.
+	middle := ""
+	if last > first {
+		middle = pattern[first+1 : last]
 	}
-	for i := 0; i <= len(typ); i++ {
-		if Match(rest, typ[i:]) {
-			return true
+	rest := typ[len(prefix) : len(typ)-len(suffix)]
+	for middle != "" {
+		piece := middle
+		next := ""
+		if i := strings.IndexByte(middle, '*'); i >= 0 {
+			piece, next = middle[:i], middle[i+1:]
 		}
+		middle = next
+		if piece == "" {
+			continue // "**" is the same as "*"
+		}
+		at := strings.Index(rest, piece)
+		if at < 0 {
+			return false
+		}
+		rest = rest[at+len(piece):]
 	}
-	return false
+	return true
 }
 
 // Config is one entry of TENAZ_ROUTES, e.g.
