@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +95,38 @@ func TestE2EIngestClaimCheck(t *testing.T) {
 	}
 	if len(out.Contents) != 1 {
 		t.Fatalf("%d objects in the bucket, want 1", len(out.Contents))
+	}
+}
+
+// An S3 outage at ingest (the S3 endpoint does not answer) is a 503 the provider
+// retries, and nothing is enqueued: a reference to a body that was never stored
+// would be a dead letter nobody could replay.
+func TestE2EIngestBodyStoreOutage(t *testing.T) {
+	ctx := context.Background()
+	cfg := awstest.Config(t)
+	sqsClient := sqs.NewFromConfig(cfg)
+	queueURL := createQueue(t, sqsClient, "webhooks")
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // a port nothing listens on any more
+	env := append(awsEnv(t), "TENAZ_QUEUE_URL="+queueURL, "TENAZ_SOURCES="+string(samples.SourcesJSON(t)),
+		"TENAZ_BODY_BUCKET=bodies", "AWS_ENDPOINT_URL_S3="+closed.URL)
+	fn := lambdatest.Start(t, "ingest-store-outage", lambdatest.Build(t, "./functions/ingest"), 20*time.Second, env...)
+
+	body := `{"ref":"refs/heads/main","padding":"` + strings.Repeat("p", 600<<10) + `"}`
+	h := map[string]string{"x-github-delivery": "d-outage", "x-github-event": "push", "content-type": "application/json"}
+	if err := samples.Sources(t)["github"].Sign(h, []byte(body), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	req := events.APIGatewayV2HTTPRequest{Headers: h, PathParameters: map[string]string{"source": "github"}, Body: body}
+	req.RequestContext.HTTP.Method = "POST"
+	var resp events.APIGatewayV2HTTPResponse
+	if err := fn.Invoke(ctx, req, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(resp.Body, "store_unavailable") {
+		t.Fatalf("status %d %s, want 503 store_unavailable", resp.StatusCode, resp.Body)
+	}
+	if got := receiveAll(t, sqsClient, queueURL); len(got) != 0 {
+		t.Fatalf("%d messages enqueued during an S3 outage", len(got))
 	}
 }

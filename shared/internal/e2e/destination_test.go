@@ -28,6 +28,7 @@ type delivery struct {
 	key      string // Idempotency-Key
 	attempt  string // X-Tenaz-Attempt
 	body     string
+	ctype    string // Content-Type
 	at       time.Time
 	status   int  // the status it was given (a replay gets the stored one)
 	replay   bool // answered from the stored answer; no effect applied
@@ -75,6 +76,7 @@ func (d *destination) serve(w http.ResponseWriter, r *http.Request, body string,
 		key:     r.Header.Get(forward.HeaderIdempotencyKey),
 		attempt: r.Header.Get(forward.HeaderAttempt),
 		body:    body,
+		ctype:   r.Header.Get("Content-Type"),
 		at:      time.Now(),
 	}
 	var a answer

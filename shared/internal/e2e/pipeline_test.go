@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -61,6 +62,12 @@ type pipeline struct {
 	procEnv []string
 	// breakerTable is the breaker table the processor uses; empty without breakers.
 	breakerTable string
+	// bucket is the body bucket every function names (TENAZ_BODY_BUCKET); empty
+	// without one. s3 is a client of it.
+	bucket string
+	s3     *s3.Client
+	// fnEnv is what the ingest and redrive functions get beside their own settings.
+	fnEnv []string
 
 	ingestOnce sync.Once
 	ingestFn   *lambdatest.Function
@@ -77,6 +84,9 @@ type pipelineOptions struct {
 	// env is added to the processor's environment after the pipeline's own settings,
 	// so a setting here replaces one of those.
 	env []string
+	// bodies creates a body bucket and names it to every function
+	// (TENAZ_BODY_BUCKET): messages over the inline limit go through it.
+	bodies bool
 }
 
 // newPipeline creates the queues and the table and prepares the processor's
@@ -146,6 +156,15 @@ func newPipelineWith(t *testing.T, routes []route.Config, o pipelineOptions) *pi
 		}
 		p.procEnv = append(p.procEnv, config.EnvBreakerTable+"="+p.breakerTable)
 	}
+	if o.bodies {
+		p.bucket = awstest.Name(t, "tenaz-bodies")
+		p.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+		if _, err := p.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(p.bucket)}); err != nil {
+			t.Fatal(err)
+		}
+		p.fnEnv = append(p.fnEnv, config.EnvBodyBucket+"="+p.bucket)
+		p.procEnv = append(p.procEnv, config.EnvBodyBucket+"="+p.bucket)
+	}
 	// exec keeps the last value of a repeated variable: o.env wins.
 	p.procEnv = append(p.procEnv, o.env...)
 	return p
@@ -161,10 +180,7 @@ func (p *pipeline) startProcessor(name string) *lambdatest.Function {
 // now, and requires 202: the webhook is on the main queue.
 func (p *pipeline) send(s samples.Sample) {
 	p.t.Helper()
-	p.ingestOnce.Do(func() {
-		p.ingestFn = lambdatest.Start(p.t, "ingest", lambdatest.Build(p.t, "./functions/ingest"), 10*time.Second,
-			append(awsEnv(p.t), "TENAZ_QUEUE_URL="+p.main.URL(), "TENAZ_SOURCES="+string(samples.SourcesJSON(p.t)))...)
-	})
+	p.ingest()
 	var resp events.APIGatewayV2HTTPResponse
 	if err := p.ingestFn.Invoke(context.Background(), s.AtNow(p.t, samples.Sources(p.t), time.Now()), &resp); err != nil {
 		p.t.Fatalf("ingest %s: %v", s.File, err)
@@ -172,6 +188,15 @@ func (p *pipeline) send(s samples.Sample) {
 	if resp.StatusCode != 202 {
 		p.t.Fatalf("ingest %s: status %d, want 202: %s", s.File, resp.StatusCode, resp.Body)
 	}
+}
+
+// ingest starts the ingest bootstrap on first use.
+func (p *pipeline) ingest() {
+	p.t.Helper()
+	p.ingestOnce.Do(func() {
+		p.ingestFn = lambdatest.Start(p.t, "ingest", lambdatest.Build(p.t, "./functions/ingest"), 10*time.Second,
+			append(append(awsEnv(p.t), "TENAZ_QUEUE_URL="+p.main.URL(), "TENAZ_SOURCES="+string(samples.SourcesJSON(p.t))), p.fnEnv...)...)
+	})
 }
 
 // poll runs an event source mapping stand-in on the main queue until the test ends.

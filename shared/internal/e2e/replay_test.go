@@ -25,6 +25,7 @@ func (p *pipeline) startRedrive() *lambdatest.Function {
 	p.t.Helper()
 	env := append(awsEnv(p.t), "TENAZ_QUEUE_URL="+p.main.URL(), config.EnvDLQURL+"="+p.dlq.URL(),
 		config.EnvIdempotencyTable+"="+p.store.Table())
+	env = append(env, p.fnEnv...)
 	return lambdatest.Start(p.t, "redrive", lambdatest.Build(p.t, "./functions/redrive"), 30*time.Second, env...)
 }
 
