@@ -152,7 +152,12 @@ def check_role(fn, want):
             statements = []
             for st in policy["PolicyDocument"]["Statement"]:
                 # A conditional statement: both branches count (each is granted under
-                # its condition), none may be AWS::NoValue.
+                # its condition); only the tracing statement may have AWS::NoValue as
+                # its other branch.
+                if "Fn::If" in st and st["Fn::If"][0] == "TracingOn":
+                    check(st["Fn::If"][2] == {"Ref": "AWS::NoValue"}, f"{role_id}: tracing statement with an else branch")
+                    statements.append(st["Fn::If"][1])
+                    continue
                 statements += st["Fn::If"][1:] if "Fn::If" in st else [st]
             for st in statements:
                 actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
@@ -173,6 +178,8 @@ def check_role(fn, want):
                     m = re.fullmatch(r"\$\{(\w+)\.Arn\}(/[\w/-]+/\*)", sub) if isinstance(sub, str) else None
                     if m and res.get(m.group(1), {}).get("Type") == "AWS::S3::Bucket":
                         target = [m.group(1) + m.group(2), "Arn"]
+                    if r == "*" and set(actions) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}:
+                        target = ["*", "Arn"]  # X-Ray's write calls take no resource
                     if r == sources_parameter_arn:
                         target = ["SourcesParameter", "Arn"]  # the one parameter ingest reads
                     if target[1] != "Arn":
@@ -185,6 +192,16 @@ def check_role(fn, want):
     check(not want - granted, f"{role_id} lacks expected permissions: {sorted(want - granted)}")
     check(not any(r.get("Type") == "AWS::IAM::Role" and name.startswith(fn) for name, r in res.items()),
           f"SAM generated a role for {fn}")
+
+# Every function may write X-Ray segments, only with Tracing=true (checked above).
+tracing = {("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")}
+for want in (expected_ingest, expected, expected_redrive):
+    want |= tracing
+check(cfn["Parameters"].get("Tracing", {}).get("Default") == "false", "Tracing does not default to false")
+check(cfn["Conditions"].get("TracingOn") == {"Fn::Equals": [{"Ref": "Tracing"}, "true"]}, "TracingOn is not Tracing == 'true'")
+for fn in ("IngestFunction", "ProcessorFunction", "RedriveFunction"):
+    tc = res[fn]["Properties"].get("TracingConfig")
+    check(tc == {"Mode": {"Fn::If": ["TracingOn", "Active", "PassThrough"]}}, f"{fn} TracingConfig {tc}, want Active only with TracingOn")
 
 check_role("IngestFunction", expected_ingest)
 check_role("ProcessorFunction", expected)
