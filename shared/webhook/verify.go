@@ -198,7 +198,9 @@ func (s *Source) extract(headers map[string]string, body []byte) (Event, *Error)
 		return s.extractSlackForm(headers, body)
 	}
 	var r jsonResult
-	opaque := false // the body is not JSON and its content type says so: only headers are read
+	// opaque: the body is not JSON and its content type says so; only headers are read,
+	// and a missing id or type is no_event_id.
+	opaque := s.json == jsonNever && declaredNotJSON(ct)
 	if s.json != jsonNever && (s.json == jsonAlways || bodyIsJSON(s.json, ct)) {
 		if err := scanObject(body, &s.query, &r); err != nil {
 			// github and shopify keep their formats: any other body is malformed_json.

@@ -342,7 +342,9 @@ func (s *Source) extractSpec(headers map[string]string, body []byte, key int) (E
 	p := s.sp
 	ct := headers[hContentType]
 	var d doc
-	opaque := false // the body is not JSON and its content type says so: only headers are read
+	// opaque: the body is not JSON and its content type says so; only headers are read,
+	// and a missing id or type is no_event_id.
+	opaque := s.scheme == SchemeHMAC && p.body == bodyFree && declaredNotJSON(ct)
 	switch {
 	case p.body == bodyObject:
 		var err *Error
