@@ -1,7 +1,10 @@
 package webhook
 
 import (
+	"errors"
+	"maps"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -121,5 +124,73 @@ func TestVerifyGenericAnyBody(t *testing.T) {
 		{name: "headers: text/plain signed with another secret", src: source(t, config(SchemeHMACSHA256, []string{secret}, headerOnly.extra)), body: "x",
 			headers: signed(t, SchemeHMACSHA256, "another", headerOnly.extra, merge(ids, map[string]string{"content-type": "text/plain"}), "x", t0),
 			code:    CodeBadSignature, secrets: []string{secret}},
+	})
+}
+
+// FuzzVerifyNonJSON signs any body under several content types for the sources that
+// take non-JSON bodies: a signed request is never refused for its signature; a body
+// whose content type says it is not JSON is never malformed_json; a source that reads
+// its id and type from headers accepts every body; every refusal is a well-formed
+// *Error.
+func FuzzVerifyNonJSON(f *testing.F) {
+	const secret = "fuzz-secret-0123456789"
+	cts := []string{formType, "text/plain", "application/xml", "application/octet-stream", "application/json", ""}
+	type fx struct {
+		scheme  string
+		extra   map[string]any
+		headers map[string]string
+		anyBody bool
+	}
+	ids := map[string]string{"x-plain-id": "p-1", "x-plain-type": "t"}
+	fxs := []fx{
+		{scheme: SchemeSlack},
+		{SchemeHMACSHA256, map[string]any{"header": "X-Sig", "idHeader": "X-Plain-Id", "typeHeader": "X-Plain-Type"}, ids, true},
+		{SchemeHMACSHA256, map[string]any{"header": "X-Sig", "idField": "id", "typeHeader": "X-Plain-Type", "key": "body"}, ids, true},
+		{SchemeHMACSHA256, map[string]any{"header": "X-Sig", "idHeader": "X-Plain-Id", "idField": "id", "typeField": "kind"}, ids, false},
+		{SchemeHMAC, map[string]any{"header": "X-Sig", "idHeader": "X-Plain-Id", "typeHeader": "X-Plain-Type"}, ids, true},
+		{SchemeHMAC, map[string]any{"header": "X-Sig", "idField": "id", "typeField": "kind"}, nil, false},
+	}
+	srcs := make([]*Source, len(fxs))
+	for i, x := range fxs {
+		srcs[i] = source(f, config(x.scheme, []string{secret}, x.extra))
+	}
+	f.Add(uint8(0), uint8(0), []byte(slackForm(`{"type":"block_actions","trigger_id":"1.2.3"}`)))
+	f.Add(uint8(0), uint8(0), []byte("trigger_id=1.2.3&command=%2Fx"))
+	f.Add(uint8(0), uint8(0), []byte(slackForm(`{"type":"view_closed","view":{"id":"V","hash":"h"}}`)))
+	f.Add(uint8(1), uint8(1), []byte("text"))
+	f.Add(uint8(3), uint8(2), []byte(`<a id="1"/>`))
+	f.Add(uint8(5), uint8(4), []byte(`{"id":"1","kind":"k"}`))
+	f.Fuzz(func(t *testing.T, which, ct uint8, body []byte) {
+		i := int(which) % len(fxs)
+		x, src := fxs[i], srcs[i]
+		h := map[string]string{}
+		maps.Copy(h, x.headers)
+		if c := cts[int(ct)%len(cts)]; c != "" {
+			h["content-type"] = c
+		}
+		if err := src.Sign(h, body, t0); err != nil {
+			t.Fatal(err)
+		}
+		ev, err := src.Verify(h, body, t0)
+		if err == nil {
+			if ev.Reply == nil && (ev.ID == "" || ev.Type == "") {
+				t.Fatalf("accepted without id or type: %+v", ev)
+			}
+			return
+		}
+		var e *Error
+		if !errors.As(err, &e) || wantStatus[e.Code] == 0 || e.Status != wantStatus[e.Code] || e.Message == "" {
+			t.Fatalf("bad error %v", err)
+		}
+		switch {
+		case e.Status == 401:
+			t.Fatalf("signed request refused: %v", e)
+		case x.anyBody && e.Code != CodeInvalidID:
+			t.Fatalf("source reading headers only refused %q: %v", body, e)
+		case e.Code == CodeMalformedJSON && declaredNotJSON(h["content-type"]):
+			t.Fatalf("non-JSON body (%s) refused as malformed_json: %v", h["content-type"], e)
+		case strings.Contains(e.Message, secret):
+			t.Fatalf("message %q leaks the secret", e.Message)
+		}
 	})
 }
