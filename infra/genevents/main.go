@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,6 +232,18 @@ func samples() []sample {
 			sign: true, headers: map[string]string{"svix-id": "msg_2tenazResend0001"}, body: `{"type":"email.delivered","created_at":"2026-11-01T12:00:00.000Z","data":{"email_id":"56761188-7520-42d8-8898-ff6fc54ce618"}}`},
 		{Entry: Entry{File: "mailgun.json", Source: "mailgun", Status: 202, ID: "CPgfbmQMTCKtHW6uIWtuVe", Type: "delivered", Resign: true, Note: "signature object in the body: HMAC-SHA256 of timestamp+token"},
 			sign: true, headers: map[string]string{"user-agent": "mailgun/treq-16.12.0"}, body: `{"event-data":{"id":"CPgfbmQMTCKtHW6uIWtuVe","event":"delivered","timestamp":1793534400,"recipient":"jon@example.com"}}`},
+		{Entry: Entry{File: "slack-form.json", Source: "slack", Status: 202, ID: "5522672900359.6335258913941.9a930ce2tenaz", Type: "block_actions", Resign: true,
+			Note: "valid X-Slack-Signature, interactivity form post: id the payload's trigger_id, type its type"},
+			sign: true, headers: map[string]string{"content-type": "application/x-www-form-urlencoded", "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)"},
+			body: "payload=" + url.QueryEscape(`{"type":"block_actions","user":{"id":"U1","team_id":"T1"},"api_app_id":"A1","token":"x",`+
+				`"container":{"type":"message","message_ts":"1793534400.000100","channel_id":"C1"},"trigger_id":"5522672900359.6335258913941.9a930ce2tenaz",`+
+				`"team":{"id":"T1"},"response_url":"https://hooks.slack.com/actions/T1/1/tenaz",`+
+				`"actions":[{"action_id":"approve","block_id":"b1","type":"button","value":"yes","action_ts":"1793534400.000200"}]}`)},
+		{Entry: Entry{File: "plain-text.json", Source: "plain", Status: 202, ID: "plain-0001", Type: "note.created", Note: "generic HMAC-SHA256, text/plain body; id and type from headers, the body never parsed"},
+			sign: true, headers: map[string]string{"content-type": "text/plain; charset=utf-8", "x-plain-id": "plain-0001", "x-plain-type": "note.created"},
+			body: "Deploy finished: 3 services, 0 errors.\n"},
+		{Entry: Entry{File: "reject-no-event-id.json", Source: "slack", Status: 422, Resign: true, Note: "signed Slack form post with neither a payload nor a trigger_id: no event id"},
+			sign: true, headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}, body: "command=%2Fdeploy&text=now&user_id=U1"},
 		{Entry: Entry{File: "reject-invalid-id.json", Source: "stripe", Status: 400, Resign: true, Note: "signed, but the id holds a space"},
 			sign: true, body: `{"id":"evt 1","type":"charge.succeeded"}`},
 

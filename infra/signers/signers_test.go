@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -355,6 +356,50 @@ func TestZoomURLValidationMatchesTheSDK(t *testing.T) {
 		t.Fatalf("Tenaz answers %s, %s answers %s", ev.Reply.Body, res[0].By, res[0].Reply)
 	}
 	t.Logf("zoom url_validation: the same answer as %s", res[0].By)
+}
+
+// Slack's form posts (interactivity, slash commands) are signed as its JSON is:
+// slack_sdk's verifier accepts what Tenaz signs, and Tenaz accepts what slack_sdk
+// signs, with the trigger_id as the id.
+func TestSlackFormsBothWays(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	p := preset{scheme: "slack", secret: "signers-slack"}
+	src := p.source(t, p.secret)
+	forms := []struct{ body, id, typ string }{
+		{"payload=" + url.QueryEscape(`{"type":"block_actions","trigger_id":"13345224609.738474920.8088930838d88f008e0","actions":[{"action_id":"a","value":"yes & no"}]}`),
+			"13345224609.738474920.8088930838d88f008e0", "block_actions"},
+		{"token=x&team_id=T0001&command=%2Fweather&text=94070+now&trigger_id=13345224609.738474920.8088930838d88f008e1",
+			"13345224609.738474920.8088930838d88f008e1", "slash_command"},
+	}
+	var jobs []job
+	for _, f := range forms {
+		h := map[string]string{"content-type": "application/x-www-form-urlencoded"}
+		if err := src.Sign(h, []byte(f.body), now); err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs,
+			job{Op: "sign", Scheme: "slack", Key: p.secret, Body: f.body, Headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}, Now: now.Unix()},
+			job{Op: "verify", Scheme: "slack", Key: p.secret, Body: f.body, Headers: h, Now: now.Unix()},
+			job{Op: "verify", Scheme: "slack", Key: p.secret, Body: f.body + "&x=1", Headers: h, Now: now.Unix()})
+	}
+	res, _ := runJobs(t, jobs)
+	for i, f := range forms {
+		signed, lib, libTampered := res[3*i], res[3*i+1], res[3*i+2]
+		if signed.Error != "" {
+			t.Fatalf("%s could not sign: %s", signed.By, signed.Error)
+		}
+		ev, err := src.Verify(signed.Headers, []byte(signed.Body), now)
+		if err != nil || ev.ID != f.id || ev.Type != f.typ {
+			t.Errorf("%s-signed %s: event %+v, %v; want id %q type %q", signed.By, f.typ, ev, err, f.id, f.typ)
+		}
+		wantCode(t, f.typ+" tampered", src, signed.Headers, signed.Body+"&x=1", now, webhook.CodeBadSignature)
+		if !lib.OK {
+			t.Errorf("Tenaz-signed %s refused by %s: %s", f.typ, lib.By, lib.Error)
+		}
+		if libTampered.OK {
+			t.Errorf("%s accepted a tampered Tenaz-signed %s", libTampered.By, f.typ)
+		}
+	}
 }
 
 // Every preset the webhook package offers is covered here.

@@ -180,6 +180,7 @@ func TestRefusalsLeakNoSecret(t *testing.T) {
 		"reject-stale-timestamp.json":   "stale_timestamp",
 		"reject-malformed-json.json":    "malformed_json",
 		"reject-missing-id.json":        "missing_id",
+		"reject-no-event-id.json":       "no_event_id",
 		"reject-unknown-source.json":    OutcomeUnknownSource,
 		"reject-too-large.json":         OutcomeTooLarge,
 		"reject-wrong-method.json":      OutcomeMethod,

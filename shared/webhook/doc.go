@@ -42,11 +42,24 @@
 //     timestampHeader); and each preset's keep list in presets.go. Stripe keeps none.
 //   - The body must be a JSON object (encoding/json's grammar, member names matched
 //     exactly, the last of repeated members wins), except for github when it is
-//     form-encoded, for shopify and header-only generic sources when the content
-//     type is form-encoded or XML, for sendgrid and hubspot-v3 (any JSON value: they
-//     post arrays), for twilio (a form) and for presets that read nothing from it
-//     (linear, bitbucket). The slack scheme serves the Events API: its form-encoded
-//     posts (slash commands, interactivity) are refused as malformed_json.
+//     form-encoded, for shopify when the content type is form-encoded or XML, for
+//     sendgrid and hubspot-v3 (any JSON value: they post arrays), for twilio (a form)
+//     and for presets that read nothing from it (linear, bitbucket). A generic source
+//     (hmac-sha256, hmac) whose id and type come from headers, or whose id is the
+//     body's hash ("key": "body") and type a header, never parses its body: text,
+//     XML, binary, anything signed is kept.
+//   - The slack scheme takes its form-encoded posts (slash commands, interactivity)
+//     as well as the Events API's JSON (slackform.go): interactivity's id is the
+//     "payload" JSON's trigger_id (or, without one, "<type>/<view.id>/<view.hash>")
+//     and its type the payload's "type"; a slash command's id is its trigger_id
+//     field and its type slash_command.
+//   - A signed body that is not JSON and says so in its content type (anything but
+//     none, application/json, text/json and +json) is kept when the headers give
+//     its id and type (slack, generic and spec sources; github and shopify keep their
+//     formats); when they do not, it is refused as no_event_id (422), never as
+//     malformed_json, which stays the answer for a body declared (or presumed) JSON
+//     that does not parse. Signatures are checked first: an unsigned form is
+//     missing_signature or bad_signature like any other body.
 //   - The id and type are read by a validating scanner of this package (jsonscan.go),
 //     not encoding/json: it accepts exactly what json.Valid accepts, matches member
 //     names exactly and allocates nothing, in one pass over the body. On a body of

@@ -12,6 +12,12 @@ const (
 	CodeMissingType      = "missing_type"      // 400: no event type where the scheme puts it
 	CodeInvalidID        = "invalid_id"        // 400: the event id is longer than MaxIDBytes or not printable ASCII without spaces
 	CodeInvalidType      = "invalid_type"      // 400: the event type is longer than MaxTypeBytes or not printable ASCII without spaces
+	// 422: the signature matched but the body is not JSON (its content type says so:
+	// a form, text, XML, binary) and neither it nor the headers yield the event id or
+	// type the scheme looks for. 422 rather than 400: the request is well formed and
+	// authentic; Tenaz cannot key it for idempotency, so it refuses it rather than
+	// guess.
+	CodeNoEventID = "no_event_id"
 )
 
 // Error is every verification failure. Status is the HTTP status to answer; Message
@@ -56,4 +62,8 @@ func errInvalidID(msg string) *Error {
 
 func errInvalidType(msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidType, Message: msg}
+}
+
+func errNoEventID(msg string) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: CodeNoEventID, Message: msg}
 }

@@ -108,7 +108,9 @@ func genericSpec(c SourceConfig) (*spec, error) {
 	if c.TypeField != "" {
 		p.typePath = strings.Split(c.TypeField, ".")
 	}
-	if (p.idPath != nil || p.typePath != nil) && p.body != bodyForm {
+	// A source keyed on its body never reads its id field, so only a type field makes
+	// it read the body; otherwise any body is taken unparsed.
+	if (p.idPath != nil && c.Key != "body" || p.typePath != nil) && p.body != bodyForm {
 		p.body = bodyObject
 	}
 	for _, h := range []string{p.typeHeader, p.tsHeader} {

@@ -72,6 +72,7 @@ var wantStatus = map[string]int{
 	CodeMissingType:      http.StatusBadRequest,
 	CodeInvalidID:        http.StatusBadRequest,
 	CodeInvalidType:      http.StatusBadRequest,
+	CodeNoEventID:        http.StatusUnprocessableEntity,
 }
 
 var digestText = regexp.MustCompile(`[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=?`)

@@ -102,6 +102,7 @@ const (
 	jsonAlways      jsonRule = iota // the id or type comes from the body
 	jsonUnlessForm                  // unless content-type is form-encoded (GitHub can send form posts)
 	jsonUnlessOther                 // unless content-type names form or XML data
+	jsonNever                       // never: id and type come from headers (or the id is the body's hash)
 )
 
 // Source is one configured, validated source, ready to verify. It is safe for
@@ -487,10 +488,13 @@ func (s *Source) setGeneric(c SourceConfig) error {
 	}
 	s.idHeader, s.idName, s.idField, s.idNumber = strings.ToLower(c.IDHeader), c.IDHeader, c.IDField, true
 	s.typeHeader, s.typeName, s.typeField = strings.ToLower(c.TypeHeader), c.TypeHeader, c.TypeField
-	if s.idField != "" || s.typeField != "" {
+	// The body is read only when a member of it can give the id or the type: a source
+	// whose id and type come from headers, or whose id is the body's hash and type a
+	// header, takes any body (text, XML, binary) and never parses it.
+	if s.idField != "" && c.Key != "body" || s.typeField != "" {
 		s.json = jsonAlways
 	} else {
-		s.json = jsonUnlessOther
+		s.json = jsonNever
 	}
 	for _, h := range []string{s.idHeader, s.typeHeader} {
 		if h != "" && h != s.sigHeader {

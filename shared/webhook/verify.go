@@ -193,10 +193,21 @@ const slackURLVerification = "url_verification"
 
 // extract reads the event id and type from a verified request.
 func (s *Source) extract(headers map[string]string, body []byte) (Event, *Error) {
+	ct := headers[hContentType]
+	if s.kind == kindSlack && isForm(ct) {
+		return s.extractSlackForm(headers, body)
+	}
 	var r jsonResult
-	if s.json == jsonAlways || bodyIsJSON(s.json, headers[hContentType]) {
+	// opaque: the body is not JSON and its content type says so; only headers are read,
+	// and a missing id or type is no_event_id.
+	opaque := s.json == jsonNever && declaredNotJSON(ct)
+	if s.json != jsonNever && (s.json == jsonAlways || bodyIsJSON(s.json, ct)) {
 		if err := scanObject(body, &s.query, &r); err != nil {
-			return Event{}, errMalformed(err.Error())
+			// github and shopify keep their formats: any other body is malformed_json.
+			if !declaredNotJSON(ct) || s.kind != kindSlack && s.scheme != SchemeHMACSHA256 {
+				return Event{}, errMalformed(err.Error())
+			}
+			r, opaque = jsonResult{}, true
 		}
 	}
 	if s.kind == kindSlack {
@@ -219,6 +230,9 @@ func (s *Source) extract(headers map[string]string, body []byte) (Event, *Error)
 		ev.ID = s.pick(headers, s.idHeader, s.idField, &r.vals[qID], body, s.idNumber)
 	}
 	if ev.ID == "" {
+		if opaque {
+			return Event{}, errNoEventID("body is not JSON (content type " + strconv.Quote(mediaType(ct)) + ") and " + s.absent(s.idName, s.idField, s.idNumber))
+		}
 		if s.kind == kindStandard {
 			return Event{}, errMissingID("webhook-id header is missing")
 		}
@@ -232,6 +246,9 @@ func (s *Source) extract(headers map[string]string, body []byte) (Event, *Error)
 		ev.Type = s.pick(headers, s.typeHeader, s.typeField, &r.vals[qType], body, false)
 	}
 	if ev.Type == "" {
+		if opaque {
+			return Event{}, errNoEventID("body is not JSON (content type " + strconv.Quote(mediaType(ct)) + ") and " + s.absent(s.typeName, s.typeField, false))
+		}
 		if s.kind == kindSlack {
 			return Event{}, errMissingType(`body has no "event.type" or "type" string`)
 		}
@@ -271,10 +288,32 @@ func (s *Source) absent(header, field string, numberOK bool) string {
 	return "body has no " + strconv.Quote(field) + " " + what
 }
 
+// mediaType is a content type without its parameters.
+func mediaType(contentType string) string {
+	mt, _, _ := strings.Cut(contentType, ";")
+	return strings.TrimSpace(mt)
+}
+
+// isForm reports whether a content type is application/x-www-form-urlencoded.
+func isForm(contentType string) bool {
+	return strings.EqualFold(mediaType(contentType), "application/x-www-form-urlencoded")
+}
+
+// declaredNotJSON reports whether a content type says the body is not JSON: it is
+// set and is neither application/json, text/json nor a +json type. A body without a
+// content type, or labelled JSON, that does not parse is malformed_json; one that
+// says it is something else is kept when headers give its id and type.
+func declaredNotJSON(contentType string) bool {
+	mt := mediaType(contentType)
+	if mt == "" || strings.EqualFold(mt, "application/json") || strings.EqualFold(mt, "text/json") {
+		return false
+	}
+	return len(mt) < 5 || !strings.EqualFold(mt[len(mt)-5:], "+json")
+}
+
 // bodyIsJSON applies a jsonRule to the request's content type.
 func bodyIsJSON(rule jsonRule, contentType string) bool {
-	mt, _, _ := strings.Cut(contentType, ";")
-	mt = strings.TrimSpace(mt)
+	mt := mediaType(contentType)
 	if strings.EqualFold(mt, "application/x-www-form-urlencoded") {
 		return false
 	}

@@ -340,12 +340,19 @@ func headerList(names []string) string { return strings.Join(names, " or ") }
 // spec request. key is the index of the key that matched.
 func (s *Source) extractSpec(headers map[string]string, body []byte, key int) (Event, *Error) {
 	p := s.sp
+	ct := headers[hContentType]
 	var d doc
+	// opaque: the body is not JSON and its content type says so; only headers are read,
+	// and a missing id or type is no_event_id.
+	opaque := s.scheme == SchemeHMAC && p.body == bodyFree && declaredNotJSON(ct)
 	switch {
 	case p.body == bodyObject:
 		var err *Error
 		if d, err = parseDoc(body); err != nil {
-			return Event{}, err
+			if !declaredNotJSON(ct) {
+				return Event{}, err
+			}
+			d, opaque = nil, true
 		}
 	case p.body == bodyJSON && !json.Valid(body):
 		return Event{}, errMalformed(errJSONSyntax.Error())
@@ -362,6 +369,9 @@ func (s *Source) extractSpec(headers map[string]string, body []byte, key int) (E
 			ev.ID, _ = d.text(p.idPath, p.idNumber)
 		}
 		if ev.ID == "" && !p.idBodyHash {
+			if opaque {
+				return Event{}, errNoEventID("body is not JSON (content type " + strconv.Quote(mediaType(ct)) + ") and " + specAbsent(p.idHeaders, p.idPath, p.idNumber))
+			}
 			return Event{}, errMissingID(specAbsent(p.idHeaders, p.idPath, p.idNumber))
 		}
 	}
@@ -384,6 +394,9 @@ func (s *Source) extractSpec(headers map[string]string, body []byte, key int) (E
 		var hs []string
 		if p.typeHeader != "" {
 			hs = []string{p.typeHeader}
+		}
+		if opaque {
+			return Event{}, errNoEventID("body is not JSON (content type " + strconv.Quote(mediaType(ct)) + ") and " + specAbsent(hs, p.typePath, p.typeNumber))
 		}
 		return Event{}, errMissingType(specAbsent(hs, p.typePath, p.typeNumber))
 	}

@@ -21,6 +21,7 @@ type fixture struct {
 	kept        map[string]string
 	sigHeader   string
 	timestamped bool
+	anyBody     bool // id and type come from headers: the body is never parsed
 	noID        variant
 	noType      variant
 }
@@ -120,9 +121,9 @@ func fixtures() []fixture {
 			body:    `{"anything":true}`,
 			id:      "a-9", typ: "thing.done",
 			kept:      map[string]string{"x-acme-id": "a-9", "x-acme-event": "thing.done"},
-			sigHeader: "x-signature",
-			noID:      variant{body: `{}`, drop: "x-acme-id", code: CodeMissingID},
-			noType:    variant{body: `{}`, drop: "x-acme-event", code: CodeMissingType},
+			sigHeader: "x-signature", anyBody: true,
+			noID:   variant{body: `{}`, drop: "x-acme-id", code: CodeMissingID},
+			noType: variant{body: `{}`, drop: "x-acme-event", code: CodeMissingType},
 		},
 	}
 }
@@ -132,6 +133,15 @@ func (f fixture) name() string {
 		return f.scheme + "/" + f.extra["header"].(string)
 	}
 	return f.scheme
+}
+
+// malformedUnlessAnyBody is the code of a body that is not a JSON object: accepted
+// when the source reads nothing from it.
+func malformedUnlessAnyBody(f fixture) string {
+	if f.anyBody {
+		return ""
+	}
+	return CodeMalformedJSON
 }
 
 // commonCases are the cases every scheme passes.
@@ -204,17 +214,17 @@ func commonCases(t *testing.T, f fixture) []verifyCase {
 		with("malformed JSON", func(c *verifyCase) {
 			c.body = `{"id": "evt_1",`
 			c.headers = sign(f.secrets[0], c.body, t0)
-			c.code = CodeMalformedJSON
+			c.code = malformedUnlessAnyBody(f)
 		}),
 		with("JSON that is not an object", func(c *verifyCase) {
 			c.body = `["evt_1","invoice.paid"]`
 			c.headers = sign(f.secrets[0], c.body, t0)
-			c.code = CodeMalformedJSON
+			c.code = malformedUnlessAnyBody(f)
 		}),
 		with("empty body", func(c *verifyCase) {
 			c.body = ""
 			c.headers = sign(f.secrets[0], c.body, t0)
-			c.code = CodeMalformedJSON
+			c.code = malformedUnlessAnyBody(f)
 		}),
 		with("missing id", func(c *verifyCase) {
 			c.body = f.noID.body
