@@ -19,7 +19,7 @@ define lambda_build
 GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(2) ./functions/$(1)
 endef
 
-.PHONY: setup build test dev send bench deploy clean distclean lint build-IngestFunction build-ProcessorFunction build-RedriveFunction dlq-report replay chaos
+.PHONY: setup build test dev send bench deploy clean distclean lint build-IngestFunction build-ProcessorFunction build-RedriveFunction dlq-report replay inspect chaos
 
 setup:
 	bash infra/setup.sh
@@ -107,6 +107,24 @@ dlq-report:
 replay:
 	@[ -n '$(FILTER)' ] || { echo "make replay: set FILTER, e.g. FILTER='{\"source\": \"stripe\"}' (FILTER='{}' replays everything)" >&2; exit 2; }
 	$(call redrive_invoke,{"filter": $(FILTER)})
+
+# Where is my event: one read of the event's idempotency record (no DLQ receive).
+#   make inspect KEY=stripe:evt_1NG8Du2eZvKYlo2C      text; JSON=1 prints JSON
+#   make inspect LOCAL=1 KEY=...                       the local runner's GET /api/inspect
+# The table is TENAZ_IDEMPOTENCY_TABLE, or else the stack's IdempotencyTableName output
+# (sam list stack-outputs, STACK and ENV as above); REGION, when set, is the table's
+# region (default: the AWS environment's).
+inspect:
+	@[ -n '$(KEY)' ] || { echo "make inspect: set KEY, e.g. KEY=stripe:evt_1NG8Du2eZvKYlo2C (source:id)" >&2; exit 2; }
+	@flags='$(if $(JSON),-json) $(if $(REGION),-region $(REGION))'; \
+	if [ -n "$(LOCAL)" ]; then \
+	  go run ./infra/inspect -local '$(LOCAL_URL)' $$flags '$(KEY)'; \
+	elif [ -n "$${TENAZ_IDEMPOTENCY_TABLE:-}" ]; then \
+	  go run ./infra/inspect $$flags '$(KEY)'; \
+	else \
+	  [ -x "$(SAM)" ] || { echo "make inspect: set TENAZ_IDEMPOTENCY_TABLE, or run 'make setup' for $(SAM)" >&2; exit 1; }; \
+	  $(SAM) list stack-outputs --stack-name $(STACK) --config-env $(ENV) --output json | go run ./infra/inspect -stack-outputs - $$flags '$(KEY)'; \
+	fi
 
 # The chaos ledger: webhooks through the pipeline with faults injected at random.
 chaos:

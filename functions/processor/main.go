@@ -102,6 +102,7 @@ func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) 
 		Settings: processor.Settings{MaxAttempts: cfg.MaxAttempts, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax,
 			Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin, DeferMax: cfg.DeferMax, RefundMaxReceives: cfg.RefundMaxReceives,
 			QueueRetention: cfg.QueueRetention},
+		DeadLetters:   store,
 		Log:           log,
 		Metrics:       os.Stdout,
 		MetricsDetail: cfg.MetricsDetail,

@@ -19,6 +19,11 @@
 //     nothing.
 //   - The payload hash of the first claim is kept; a later claim with a different
 //     hash is reported (Claim.PayloadMismatch), never silently accepted or overwritten.
+//   - A record says whether its event waits in the dead-letter queue: the processor
+//     calls MarkDeadLettered (deadLetteredAt, deadLetterReason, lastError) after the
+//     queue accepted a copy, and ResetAttempts (a replay) stamps attemptsResetAt,
+//     which ends that mark while keeping it as history. The mark never creates a
+//     record: an event dead-lettered before any claim has none.
 //   - Stores have no clock: the caller passes now, so every store judges leases and
 //     expiry the same way and tests control time without waiting.
 //   - Store errors say whether a retry can help: ErrUnavailable (throttling, 5xx,

@@ -17,7 +17,10 @@ type MemoryStore struct {
 	fault func(op, key string) error
 }
 
-var _ Store = (*MemoryStore)(nil)
+var (
+	_ Store            = (*MemoryStore)(nil)
+	_ DeadLetterMarker = (*MemoryStore)(nil)
+)
 
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {
@@ -25,7 +28,7 @@ func NewMemoryStore() *MemoryStore {
 }
 
 // SetFault installs a hook called before every operation with its name ("claim",
-// "complete", "release", "saveStep", "get", "resetAttempts") and key. A non-nil error
+// "complete", "release", "saveStep", "get", "resetAttempts", "markDeadLettered") and key. A non-nil error
 // fails the operation, changing nothing, and is returned wrapped; return one that
 // wraps ErrUnavailable to act like a throttled or failing backend. nil removes the
 // hook.
@@ -82,6 +85,7 @@ func (m *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (Claim, error
 	r.LeaseToken = req.LeaseToken
 	r.LeaseExpiresAtMs = req.LeaseExpiresAtMs
 	r.ExpiresAt = req.ExpiresAt
+	r.ClaimedAtMs = req.Now.UnixMilli()
 	r.Attempts++
 	return Claim{Status: ClaimAcquired, Record: r.Clone(), PayloadMismatch: r.PayloadHash != req.PayloadHash}, nil
 }
@@ -174,6 +178,23 @@ func (m *MemoryStore) ResetAttempts(ctx context.Context, key string, now time.Ti
 		return fmt.Errorf("reset attempts of %s: %w", key, err)
 	}
 	r.Attempts = 0
+	r.AttemptsResetAtMs = now.UnixMilli()
+	return nil
+}
+
+// MarkDeadLettered implements DeadLetterMarker.
+func (m *MemoryStore) MarkDeadLettered(ctx context.Context, key, reason, lastErr string, now time.Time) error {
+	if err := m.begin(ctx, "markDeadLettered", key); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	r := m.live(key, now)
+	if r == nil {
+		return fmt.Errorf("mark %s dead-lettered: %w", key, ErrNotFound)
+	}
+	r.DeadLetteredAtMs = now.UnixMilli()
+	r.DeadLetterReason = reason
+	r.LastError = lastErr
 	return nil
 }
 

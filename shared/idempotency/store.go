@@ -28,6 +28,20 @@ type Record struct {
 	PayloadHash      string            // "payloadHash" of the first claim
 	Result           []byte            // "result": a COMPLETED record's small result, if any
 	Steps            map[string][]byte // "steps": completed step name → its result; may be nil when there are none
+	ClaimedAtMs      int64             // "claimedAt", epoch milliseconds: when the latest attempt was claimed
+	// Set by MarkDeadLettered when a copy of the event was accepted by the dead-letter
+	// queue; a later ResetAttempts (a replay) is stamped in AttemptsResetAtMs, so a dead
+	// letter waits in the queue while DeadLetteredAtMs > AttemptsResetAtMs.
+	DeadLetteredAtMs  int64  // "deadLetteredAt", epoch milliseconds; 0 when never dead-lettered
+	DeadLetterReason  string // "deadLetterReason": the dead letter's reason (envelope.Reason…)
+	LastError         string // "lastError": the error that sent it there, truncated
+	AttemptsResetAtMs int64  // "attemptsResetAt", epoch milliseconds of the latest ResetAttempts; 0 when none
+}
+
+// DeadLetterWaiting reports whether r says a copy of its event was dead-lettered and
+// not replayed since (no ResetAttempts after the dead letter).
+func (r *Record) DeadLetterWaiting() bool {
+	return r.DeadLetteredAtMs > 0 && r.AttemptsResetAtMs < r.DeadLetteredAtMs
 }
 
 // Expired reports whether r is past its retention at now and so counts as absent.
@@ -117,10 +131,21 @@ type Store interface {
 	SaveStep(ctx context.Context, key, token, step string, result []byte) error
 	// Get returns the record, or ErrNotFound when it is absent or expired at now.
 	Get(ctx context.Context, key string, now time.Time) (Record, error)
-	// ResetAttempts gives an exhausted event a fresh budget: attempts = 0, steps kept.
-	// It fails with ErrNotFound (absent or expired), ErrAlreadyCompleted or
+	// ResetAttempts gives an exhausted event a fresh budget: attempts = 0, steps kept,
+	// attemptsResetAt = now (epoch ms), which ends a dead letter's mark. It fails with ErrNotFound (absent or expired), ErrAlreadyCompleted or
 	// ErrLeaseHeld (a live lease) and then changes nothing.
 	ResetAttempts(ctx context.Context, key string, now time.Time) error
+}
+
+// DeadLetterMarker records in an event's idempotency record that a copy of it was
+// accepted by the dead-letter queue, so that a key lookup answers "is it in the DLQ"
+// without receiving from the queue. MemoryStore and dynamostore.Store have it.
+type DeadLetterMarker interface {
+	// MarkDeadLettered sets deadLetteredAt (now, epoch ms), deadLetterReason and
+	// lastError on the record of key, whatever its status or lease, if the record
+	// exists and is not expired at now. It never creates a record: an absent one
+	// answers ErrNotFound and nothing is written.
+	MarkDeadLettered(ctx context.Context, key, reason, lastErr string, now time.Time) error
 }
 
 // Errors of the Store contract. Match them with errors.Is.

@@ -10,8 +10,16 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tenaz/tenaz/shared/inspect"
 	"github.com/tenaz/tenaz/shared/redrive"
+	"github.com/tenaz/tenaz/shared/retry"
 )
+
+// Inspect reports where the event of key is, from one read of its idempotency
+// record in the pipeline's store.
+func (p *Pipeline) Inspect(ctx context.Context, key string) (inspect.Report, error) {
+	return inspect.New(p.Store, time.Now).Inspect(ctx, key)
+}
 
 //go:embed view/index.html
 var view embed.FS
@@ -33,6 +41,8 @@ const (
 //	GET  /api/status          counts, queues, destination, breakers, recent events (?recent=N, at most 200; default 100)
 //	GET  /api/dlq             the head of the dead-letter queue (?limit=N, at most 500; default 50)
 //	POST /api/redrive         the redrive function: {"dryRun": true} is the DLQ report
+//	GET  /api/inspect?key=K   where the event of idempotency key K (source:id) is: one
+//	                          read of its record (inspect.Report as JSON)
 //	POST /api/send            a burst of signed samples to this ingest: {"n": 50, "dup": 0.2}
 func (p *Pipeline) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -106,6 +116,19 @@ func (p *Pipeline) Handler() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, report)
+	})
+	mux.HandleFunc("GET /api/inspect", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		rep, err := p.Inspect(ctx, r.URL.Query().Get("key"))
+		switch {
+		case retry.IsPermanent(err):
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		case err != nil:
+			writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		default:
+			writeJSON(w, http.StatusOK, rep)
+		}
 	})
 	mux.HandleFunc("POST /api/send", func(w http.ResponseWriter, r *http.Request) {
 		if p.sender == nil {

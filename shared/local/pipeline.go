@@ -172,16 +172,17 @@ func New(o Options) (*Pipeline, error) {
 	p.Breakers = breaker.New(b.Breakers, bset)
 	p.Ingest = ingest.New(ingest.Options{Sources: o.Sources, Queue: p.Main, Bodies: p.Bodies, Log: o.Log, Observe: p.stats.ingested})
 	p.Processor = processor.New(processor.Options{
-		Runner:     idempotency.NewRunner(p.Store, idempotency.Settings{}),
-		Router:     reg,
-		Visibility: p.Main,
-		DeadLetter: p.DLQ,
-		Breakers:   p.Breakers,
-		Attempts:   p.Store,
-		Bodies:     p.Bodies,
-		Settings:   set,
-		Log:        o.Log,
-		Observe:    p.stats.processed,
+		Runner:      idempotency.NewRunner(p.Store, idempotency.Settings{}),
+		Router:      reg,
+		Visibility:  p.Main,
+		DeadLetter:  p.DLQ,
+		Breakers:    p.Breakers,
+		Attempts:    p.Store,
+		Bodies:      p.Bodies,
+		Settings:    set,
+		DeadLetters: deadLetterMarker(p.Store),
+		Log:         o.Log,
+		Observe:     p.stats.processed,
 	})
 	p.Redriver = redrive.New(redrive.Options{DLQ: p.DLQ, Queue: p.Main, Budget: p.Store, Bodies: p.Bodies, Log: o.Log,
 		Breakers: p.Breakers, Dependencies: p.dependencies,
@@ -365,4 +366,13 @@ func (s *Stats) snapshot(limit int) (map[string]int, []Event) {
 		recent[i] = s.ring[(s.next-1-i+RecentMax)%RecentMax]
 	}
 	return counts, recent
+}
+
+// deadLetterMarker is the store's idempotency.DeadLetterMarker, or nil when it has
+// none (a backend's own store).
+func deadLetterMarker(s idempotency.Store) processor.DeadLetterMarker {
+	if m, ok := s.(idempotency.DeadLetterMarker); ok {
+		return m
+	}
+	return nil
 }

@@ -297,13 +297,13 @@ func floorKeys(n int) []string {
 // constant values.
 var (
 	floorTable          = "tenaz-idempotency"
-	floorClaimUpdate    = "SET #status = :inProgress, #token = :token, #lease = :lease, #exp = :exp, #hash = if_not_exists(#hash, :hash), #steps = if_not_exists(#steps, :noSteps) ADD #att :one"
+	floorClaimUpdate    = "SET #status = :inProgress, #token = :token, #lease = :lease, #exp = :exp, #claimed = :nowMs, #hash = if_not_exists(#hash, :hash), #steps = if_not_exists(#steps, :noSteps) ADD #att :one"
 	floorClaimCondition = "attribute_not_exists(#id) OR (#exp >= :nowS AND #status <> :completed AND (attribute_not_exists(#lease) OR #lease <= :nowMs))"
 	floorCompleteUpdate = "SET #status = :completed, #exp = :exp REMOVE #token, #lease, #result"
 	floorOwned          = "#token = :token"
 	floorClaimNames     = map[string]string{
 		"#id": "id", "#status": "status", "#token": "leaseToken", "#lease": "leaseExpiresAt",
-		"#exp": "expiresAt", "#hash": "payloadHash", "#steps": "steps", "#att": "attempts",
+		"#exp": "expiresAt", "#hash": "payloadHash", "#steps": "steps", "#att": "attempts", "#claimed": "claimedAt",
 	}
 	floorCompleteNames = map[string]string{
 		"#status": "status", "#exp": "expiresAt", "#token": "leaseToken", "#lease": "leaseExpiresAt", "#result": "result",

@@ -29,6 +29,11 @@
 //     idempotency store, or accepted by the dead-letter queue. Anything else
 //     (including a failed dead-letter send or a store error) is reported as a
 //     failure, so SQS delivers it again.
+//   - After the dead-letter queue accepted a copy, the event's idempotency record is
+//     marked (Options.DeadLetters: deadLetteredAt, reason, last error) so a key lookup
+//     tells it waits there; best effort, a failed mark is logged at WARN and changes
+//     no outcome. An event without a record (undecodable, or dead-lettered before any
+//     claim) is not marked.
 //   - No record is left to expire in the main queue: before a retry or a deferral,
 //     its next delivery (now + delay + ExpiryMargin, 15 min) is compared with the
 //     message's SentTimestamp + QueueRetention (TENAZ_QUEUE_RETENTION_SECONDS, 4 days),

@@ -213,6 +213,7 @@ func newHarness(t *testing.T, tune ...func(*harnessConfig)) *harness {
 		Breakers:      breakers,
 		Attempts:      attempts,
 		Bodies:        cfg.bodies,
+		DeadLetters:   h.store,
 		Runner:        runner,
 		Router:        h.routes,
 		Visibility:    h.vis,

@@ -61,6 +61,13 @@ type AttemptResetter interface {
 	ResetAttempts(ctx context.Context, key string, now time.Time) error
 }
 
+// DeadLetterMarker records in the event's idempotency record that a copy was
+// dead-lettered (idempotency.DeadLetterMarker), so a key lookup tells that the event
+// waits in the DLQ.
+type DeadLetterMarker interface {
+	MarkDeadLettered(ctx context.Context, key, reason, lastErr string, now time.Time) error
+}
+
 // Settings tune the processor. Zero fields take their defaults.
 type Settings struct {
 	// MaxAttempts is how many real attempts an event gets before it is dead-lettered
@@ -163,12 +170,16 @@ type Options struct {
 	// stored body is loaded when an attempt is made, and deleted once its event is
 	// processed or found a duplicate. Without it a message with a stored body is
 	// dead-lettered as bodyMissing. Optional.
-	Bodies   Bodies
-	Settings Settings
-	Now      func() time.Time // default time.Now
-	Rand     func() float64   // jitter source in [0,1); default math/rand/v2
-	Log      *slog.Logger     // default slog.Default()
-	Metrics  io.Writer        // EMF lines, one flush per batch; nil = none
+	Bodies Bodies
+	// DeadLetters, when set, is told of every event the dead-letter queue accepted
+	// (the idempotency store), after the send; best effort: a failure is logged at
+	// WARN and changes nothing about the record's outcome. Optional.
+	DeadLetters DeadLetterMarker
+	Settings    Settings
+	Now         func() time.Time // default time.Now
+	Rand        func() float64   // jitter source in [0,1); default math/rand/v2
+	Log         *slog.Logger     // default slog.Default()
+	Metrics     io.Writer        // EMF lines, one flush per batch; nil = none
 	// MetricsDetail breaks the outcome counters down: totals by outcome (the zero
 	// value), or also by source, or also by source and type.
 	MetricsDetail telemetry.Detail
@@ -683,7 +694,25 @@ func (p *Processor) deadLetter(ctx context.Context, m *events.SQSMessage, res Re
 		return res
 	}
 	p.log(ctx, slog.LevelWarn, res)
+	p.markDeadLettered(ctx, res, attrs[envelope.AttrLastError])
 	return res
+}
+
+// markDeadLettered notes the dead letter in the event's idempotency record. An event
+// without a key (undecodable) or without a record (dead-lettered before any claim)
+// has nothing to mark.
+func (p *Processor) markDeadLettered(ctx context.Context, res Result, lastErr string) {
+	if p.o.DeadLetters == nil || res.Key == "" {
+		return
+	}
+	err := p.o.DeadLetters.MarkDeadLettered(context.WithoutCancel(ctx), res.Key, res.Reason, lastErr, p.o.Now())
+	switch {
+	case err == nil:
+	case errors.Is(err, idempotency.ErrNotFound):
+		p.o.Log.DebugContext(ctx, "dead letter not marked: the event has no idempotency record", "key", res.Key)
+	default:
+		p.o.Log.WarnContext(ctx, "dead letter not marked in the idempotency record", "key", res.Key, "error", err.Error())
+	}
 }
 
 // ownAttr names the attributes a dead letter always keeps.

@@ -20,7 +20,8 @@
 //     redriveCount has reached the redrive limit (default 3) stays where it is
 //     (overLimit).
 //   - With an idempotency store wired, each event's attempts are reset before it is
-//     sent, so an exhausted event gets a fresh budget. A completed record refuses the
+//     sent, so an exhausted event gets a fresh budget; the reset also ends the
+//     record's dead-letter mark, so a key lookup shows the event replayed. A completed record refuses the
 //     reset and the replay is then acknowledged as a duplicate; a missing record needs
 //     no reset. A store failure leaves the message in the dead-letter queue.
 //   - A run replays the dead-letter queue as it was when the run started: a message

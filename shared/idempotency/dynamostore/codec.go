@@ -23,6 +23,17 @@ func encode(r idempotency.Record) map[string]types.AttributeValue {
 		item[AttrLeaseToken] = s(r.LeaseToken)
 		item[AttrLeaseExpiresAtMs] = n(r.LeaseExpiresAtMs)
 	}
+	if r.ClaimedAtMs > 0 {
+		item[AttrClaimedAt] = n(r.ClaimedAtMs)
+	}
+	if r.DeadLetteredAtMs > 0 {
+		item[AttrDeadLetteredAt] = n(r.DeadLetteredAtMs)
+		item[AttrDeadLetterReason] = s(r.DeadLetterReason)
+		item[AttrLastError] = s(r.LastError)
+	}
+	if r.AttemptsResetAtMs > 0 {
+		item[AttrAttemptsResetAt] = n(r.AttemptsResetAtMs)
+	}
 	if len(r.Result) > 0 {
 		item[AttrResult] = &types.AttributeValueMemberB{Value: r.Result}
 	}
@@ -84,6 +95,11 @@ func decode(item map[string]types.AttributeValue) (idempotency.Record, error) {
 	r.Attempts = int(num(AttrAttempts, false))
 	r.ExpiresAt = num(AttrExpiresAt, true)
 	r.PayloadHash = str(AttrPayloadHash, false)
+	r.ClaimedAtMs = num(AttrClaimedAt, false)
+	r.DeadLetteredAtMs = num(AttrDeadLetteredAt, false)
+	r.DeadLetterReason = str(AttrDeadLetterReason, false)
+	r.LastError = str(AttrLastError, false)
+	r.AttemptsResetAtMs = num(AttrAttemptsResetAt, false)
 	switch v := item[AttrResult].(type) {
 	case *types.AttributeValueMemberB:
 		if len(v.Value) > 0 {

@@ -18,15 +18,20 @@ import (
 // Attribute names of a record. They are a contract: operators, the DLQ report and
 // dashboards read them.
 const (
-	AttrID               = "id"             // S, the partition key: the idempotency key
-	AttrStatus           = "status"         // S: IN_PROGRESS, RETRYABLE or COMPLETED
-	AttrLeaseToken       = "leaseToken"     // S, only while leased
-	AttrLeaseExpiresAtMs = "leaseExpiresAt" // N, epoch milliseconds, only while leased
-	AttrAttempts         = "attempts"       // N, attempts made in this lifecycle
-	AttrExpiresAt        = "expiresAt"      // N, epoch seconds: the TTL attribute
-	AttrPayloadHash      = "payloadHash"    // S, hash of the first claim's body
-	AttrResult           = "result"         // B, a completed record's result, if any
-	AttrSteps            = "steps"          // M, step name → B result
+	AttrID               = "id"               // S, the partition key: the idempotency key
+	AttrStatus           = "status"           // S: IN_PROGRESS, RETRYABLE or COMPLETED
+	AttrLeaseToken       = "leaseToken"       // S, only while leased
+	AttrLeaseExpiresAtMs = "leaseExpiresAt"   // N, epoch milliseconds, only while leased
+	AttrAttempts         = "attempts"         // N, attempts made in this lifecycle
+	AttrExpiresAt        = "expiresAt"        // N, epoch seconds: the TTL attribute
+	AttrPayloadHash      = "payloadHash"      // S, hash of the first claim's body
+	AttrResult           = "result"           // B, a completed record's result, if any
+	AttrSteps            = "steps"            // M, step name → B result
+	AttrClaimedAt        = "claimedAt"        // N, epoch milliseconds of the latest acquired claim
+	AttrDeadLetteredAt   = "deadLetteredAt"   // N, epoch milliseconds, once a copy was dead-lettered
+	AttrDeadLetterReason = "deadLetterReason" // S, that dead letter's reason
+	AttrLastError        = "lastError"        // S, the error that sent it there
+	AttrAttemptsResetAt  = "attemptsResetAt"  // N, epoch milliseconds of the latest ResetAttempts (a replay)
 )
 
 // API is the part of the DynamoDB client the store uses. *dynamodb.Client has it.
@@ -51,7 +56,10 @@ type Store struct {
 	opts  Options
 }
 
-var _ idempotency.Store = (*Store)(nil)
+var (
+	_ idempotency.Store            = (*Store)(nil)
+	_ idempotency.DeadLetterMarker = (*Store)(nil)
+)
 
 // New returns a Store on table through api.
 func New(table string, api API, opts Options) *Store {
@@ -63,15 +71,20 @@ func (st *Store) Table() string { return st.table }
 
 // Expression attribute names, shared by every expression.
 var names = map[string]string{
-	"#id":     AttrID,
-	"#status": AttrStatus,
-	"#token":  AttrLeaseToken,
-	"#lease":  AttrLeaseExpiresAtMs,
-	"#att":    AttrAttempts,
-	"#exp":    AttrExpiresAt,
-	"#hash":   AttrPayloadHash,
-	"#result": AttrResult,
-	"#steps":  AttrSteps,
+	"#id":       AttrID,
+	"#status":   AttrStatus,
+	"#token":    AttrLeaseToken,
+	"#lease":    AttrLeaseExpiresAtMs,
+	"#att":      AttrAttempts,
+	"#exp":      AttrExpiresAt,
+	"#hash":     AttrPayloadHash,
+	"#result":   AttrResult,
+	"#steps":    AttrSteps,
+	"#claimed":  AttrClaimedAt,
+	"#dlAt":     AttrDeadLetteredAt,
+	"#dlReason": AttrDeadLetterReason,
+	"#lastErr":  AttrLastError,
+	"#resetAt":  AttrAttemptsResetAt,
 }
 
 // pick returns the subset of names an expression uses (DynamoDB rejects unused ones).
@@ -86,7 +99,7 @@ func pick(keys ...string) map[string]string {
 // The names of each hot-path call, built once: the SDK only reads its inputs, so one
 // map serves every call.
 var (
-	claimNames    = pick("#id", "#status", "#token", "#lease", "#exp", "#hash", "#steps", "#att")
+	claimNames    = pick("#id", "#status", "#token", "#lease", "#exp", "#hash", "#steps", "#att", "#claimed")
 	completeNames = pick("#status", "#exp", "#token", "#lease", "#result")
 	releaseNames  = pick("#status", "#token", "#lease")
 )
@@ -104,7 +117,7 @@ var (
 const (
 	// claimUpdate keeps the first payload hash and the steps of earlier attempts, and
 	// counts the attempt atomically.
-	claimUpdate = "SET #status = :inProgress, #token = :token, #lease = :lease, #exp = :exp, " +
+	claimUpdate = "SET #status = :inProgress, #token = :token, #lease = :lease, #exp = :exp, #claimed = :nowMs, " +
 		"#hash = if_not_exists(#hash, :hash), #steps = if_not_exists(#steps, :noSteps) ADD #att :one"
 	// claimCondition: absent, or live (not expired) and neither completed nor leased.
 	// An expired record fails it on purpose: it is replaced whole, see putFresh.
@@ -116,11 +129,15 @@ const (
 	resetCondition = "attribute_exists(#id) AND #exp >= :nowS AND #status <> :completed AND " +
 		"(attribute_not_exists(#lease) OR #lease <= :nowMs)"
 	ownedCondition = "#token = :token"
+	// liveCondition: present and not expired.
+	liveCondition = "attribute_exists(#id) AND #exp >= :nowS"
 
 	completeUpdate       = "SET #status = :completed, #exp = :exp REMOVE #token, #lease, #result"
 	completeResultUpdate = "SET #status = :completed, #exp = :exp, #result = :result REMOVE #token, #lease"
 	releaseUpdate        = "SET #status = :retryable REMOVE #token, #lease"
 	saveStepUpdate       = "SET #steps.#step = :result"
+	resetUpdate          = "SET #att = :zero, #resetAt = :nowMs"
+	markDeadUpdate       = "SET #dlAt = :nowMs, #dlReason = :reason, #lastErr = :lastErr"
 )
 
 // The expressions as the SDK takes them (pointers), shared by every call.
@@ -225,6 +242,7 @@ func (st *Store) putFresh(ctx context.Context, req idempotency.ClaimRequest) (id
 		LeaseExpiresAtMs: req.LeaseExpiresAtMs,
 		Attempts:         1,
 		ExpiresAt:        req.ExpiresAt,
+		ClaimedAtMs:      req.Now.UnixMilli(),
 		PayloadHash:      req.PayloadHash,
 		Steps:            map[string][]byte{},
 	}
@@ -345,9 +363,9 @@ func (st *Store) ResetAttempts(ctx context.Context, k string, now time.Time) err
 	_, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(st.table),
 		Key:                      key(k),
-		UpdateExpression:         aws.String("SET #att = :zero"),
+		UpdateExpression:         aws.String(resetUpdate),
 		ConditionExpression:      aws.String(resetCondition),
-		ExpressionAttributeNames: pick("#att", "#id", "#exp", "#status", "#lease"),
+		ExpressionAttributeNames: pick("#att", "#resetAt", "#id", "#exp", "#status", "#lease"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":zero":      valZero,
 			":completed": valCompleted,
@@ -375,6 +393,31 @@ func (st *Store) ResetAttempts(ctx context.Context, k string, now time.Time) err
 		return fmt.Errorf("reset attempts of %s: %w", k, why)
 	}
 	return fmt.Errorf("reset attempts of %s: %w: the record changed during the reset", k, idempotency.ErrUnavailable)
+}
+
+// MarkDeadLettered implements idempotency.DeadLetterMarker: one conditional
+// UpdateItem that never creates an item.
+func (st *Store) MarkDeadLettered(ctx context.Context, k, reason, lastErr string, now time.Time) error {
+	_, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(st.table),
+		Key:                      key(k),
+		UpdateExpression:         aws.String(markDeadUpdate),
+		ConditionExpression:      aws.String(liveCondition),
+		ExpressionAttributeNames: pick("#id", "#exp", "#dlAt", "#dlReason", "#lastErr"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":nowMs":   n(now.UnixMilli()),
+			":nowS":    n(now.Unix()),
+			":reason":  s(reason),
+			":lastErr": s(lastErr),
+		},
+	})
+	if err == nil {
+		return nil
+	}
+	if _, failed, err := conditionFailed(err); !failed {
+		return fmt.Errorf("mark %s dead-lettered: %w", k, err)
+	}
+	return fmt.Errorf("mark %s dead-lettered: %w", k, idempotency.ErrNotFound)
 }
 
 // conditionFailed reports whether err is a failed condition and returns the stored

@@ -63,7 +63,7 @@ func TestDynamoStoredAttributes(t *testing.T) {
 	item := raw()
 	want := map[string]string{
 		"id": "S", "status": "S", "leaseToken": "S", "leaseExpiresAt": "N", "attempts": "N",
-		"expiresAt": "N", "payloadHash": "S", "steps": "M",
+		"expiresAt": "N", "payloadHash": "S", "steps": "M", "claimedAt": "N",
 	}
 	for name, typ := range want {
 		if got := attrType(item[name]); got != typ {
@@ -75,6 +75,21 @@ func TestDynamoStoredAttributes(t *testing.T) {
 	}
 	if v := item["expiresAt"].(*types.AttributeValueMemberN).Value; v != itoa(req.ExpiresAt) {
 		t.Errorf("expiresAt = %s, want epoch s %d", v, req.ExpiresAt)
+	}
+	if v := item["claimedAt"].(*types.AttributeValueMemberN).Value; v != itoa(now.UnixMilli()) {
+		t.Errorf("claimedAt = %s, want epoch ms %d", v, now.UnixMilli())
+	}
+	if err := store.MarkDeadLettered(ctx, req.Key, "permanent", "HTTP 410", now); err != nil {
+		t.Fatal(err)
+	}
+	item = raw()
+	for name, typ := range map[string]string{"deadLetteredAt": "N", "deadLetterReason": "S", "lastError": "S"} {
+		if got := attrType(item[name]); got != typ {
+			t.Errorf("attribute %s is %s, want %s", name, got, typ)
+		}
+	}
+	if v := item["deadLetteredAt"].(*types.AttributeValueMemberN).Value; v != itoa(now.UnixMilli()) {
+		t.Errorf("deadLetteredAt = %s, want epoch ms %d", v, now.UnixMilli())
 	}
 	if err := store.Complete(ctx, req.Key, "tok", []byte("r"), req.ExpiresAt); err != nil {
 		t.Fatal(err)

@@ -72,6 +72,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"reset attempts refused", testResetRefused},
 		{"step names and results are data", testStepNames},
 		{"get of an absent record", testGetAbsent},
+		{"mark dead-lettered, then replay", testMarkDeadLettered},
+		{"mark dead-lettered never creates a record", testMarkDeadLetteredAbsent},
 		{"invalid claim is permanent", testInvalidClaim},
 	}
 	for _, c := range cases {
@@ -152,6 +154,16 @@ func diffRecord(a, b idempotency.Record) string {
 		return "result"
 	case !maps.EqualFunc(a.Steps, b.Steps, bytes.Equal) && (len(a.Steps) != 0 || len(b.Steps) != 0):
 		return "steps"
+	case a.ClaimedAtMs != b.ClaimedAtMs:
+		return "claimedAt"
+	case a.DeadLetteredAtMs != b.DeadLetteredAtMs:
+		return "deadLetteredAt"
+	case a.DeadLetterReason != b.DeadLetterReason:
+		return "deadLetterReason"
+	case a.LastError != b.LastError:
+		return "lastError"
+	case a.AttemptsResetAtMs != b.AttemptsResetAtMs:
+		return "attemptsResetAt"
 	}
 	return ""
 }
@@ -162,8 +174,9 @@ func show(r idempotency.Record) string {
 	for _, k := range steps {
 		fmt.Fprintf(&b, " %s=%q", k, r.Steps[k])
 	}
-	return fmt.Sprintf("{%s %s token=%q lease=%d attempts=%d expiresAt=%d hash=%q result=%q steps:%s}",
-		r.Key, r.Status, r.LeaseToken, r.LeaseExpiresAtMs, r.Attempts, r.ExpiresAt, r.PayloadHash, r.Result, b.String())
+	return fmt.Sprintf("{%s %s token=%q lease=%d attempts=%d expiresAt=%d hash=%q result=%q claimedAt=%d deadLetteredAt=%d reason=%q lastError=%q attemptsResetAt=%d steps:%s}",
+		r.Key, r.Status, r.LeaseToken, r.LeaseExpiresAtMs, r.Attempts, r.ExpiresAt, r.PayloadHash, r.Result,
+		r.ClaimedAtMs, r.DeadLetteredAtMs, r.DeadLetterReason, r.LastError, r.AttemptsResetAtMs, b.String())
 }
 
 // inProgress is the record a claim by token at now should leave.
@@ -172,7 +185,7 @@ func inProgress(key, token string, now time.Time, attempts int, steps map[string
 	return idempotency.Record{
 		Key: key, Status: idempotency.StatusInProgress, LeaseToken: token,
 		LeaseExpiresAtMs: req.LeaseExpiresAtMs, Attempts: attempts, ExpiresAt: req.ExpiresAt,
-		PayloadHash: req.PayloadHash, Steps: steps,
+		PayloadHash: req.PayloadHash, Steps: steps, ClaimedAtMs: now.UnixMilli(),
 	}
 }
 
@@ -192,7 +205,7 @@ func testDuplicate(t *testing.T, h Harness, key string) {
 	doneAt := T0.Add(time.Second)
 	exp := doneAt.Add(Retention).Unix()
 	must(t, "complete", h.Store.Complete(ctx, key, "a", []byte(`{"ok":true}`), exp))
-	want := idempotency.Record{Key: key, Status: idempotency.StatusCompleted, Attempts: 1, ExpiresAt: exp, PayloadHash: "h1", Result: []byte(`{"ok":true}`)}
+	want := idempotency.Record{Key: key, Status: idempotency.StatusCompleted, Attempts: 1, ExpiresAt: exp, PayloadHash: "h1", Result: []byte(`{"ok":true}`), ClaimedAtMs: T0.UnixMilli()}
 	sameRecord(t, "after complete", get(t, h.Store, key, doneAt), want)
 
 	for i, now := range []time.Time{doneAt, doneAt.Add(time.Hour), doneAt.Add(Retention - time.Second)} {
@@ -500,6 +513,7 @@ func testThrottle(t *testing.T, h Harness, key string) {
 		"saveStep": h.Store.SaveStep(ctx, key, "a", "s", []byte("2")),
 		"get":      getErr,
 		"reset":    h.Store.ResetAttempts(ctx, key, T0.Add(time.Hour)),
+		"mark":     marker(t, h).MarkDeadLettered(ctx, key, "permanent", "boom", T0),
 	}
 	h.Throttle(false)
 	for op, err := range ops {
@@ -524,8 +538,13 @@ func testResetAttempts(t *testing.T, h Harness, key string) {
 	if r.Attempts != 0 || r.Status != idempotency.StatusRetryable || !maps.EqualFunc(r.Steps, steps, bytes.Equal) {
 		t.Fatalf("after reset: %s, want attempts 0, RETRYABLE, steps kept", show(r))
 	}
+	if r.AttemptsResetAtMs != now.UnixMilli() {
+		t.Fatalf("attemptsResetAt = %d, want %d (epoch ms of the reset)", r.AttemptsResetAtMs, now.UnixMilli())
+	}
 	c := acquire(t, h.Store, Request(key, "c", now))
-	sameRecord(t, "claim after reset", c, inProgress(key, "c", now, 1, steps))
+	want := inProgress(key, "c", now, 1, steps)
+	want.AttemptsResetAtMs = now.UnixMilli()
+	sameRecord(t, "claim after reset", c, want)
 }
 
 func testResetRefused(t *testing.T, h Harness, key string) {
@@ -613,4 +632,83 @@ func testInvalidClaim(t *testing.T, h Harness, key string) {
 			t.Errorf("%s: %v, want a permanent error", name, err)
 		}
 	}
+}
+
+// marker is the store's DeadLetterMarker; every store of the contract has one.
+func marker(t *testing.T, h Harness) idempotency.DeadLetterMarker {
+	t.Helper()
+	m, ok := h.Store.(idempotency.DeadLetterMarker)
+	if !ok {
+		t.Fatalf("%T is not an idempotency.DeadLetterMarker", h.Store)
+	}
+	return m
+}
+
+func testMarkDeadLettered(t *testing.T, h Harness, key string) {
+	ctx := context.Background()
+	m := marker(t, h)
+	acquire(t, h.Store, Request(key, "a", T0))
+	must(t, "step", h.Store.SaveStep(ctx, key, "a", "crm", []byte("user-1")))
+	must(t, "release", h.Store.Release(ctx, key, "a"))
+	steps := map[string][]byte{"crm": []byte("user-1")}
+	want := inProgress(key, "a", T0, 1, steps)
+	want.Status, want.LeaseToken, want.LeaseExpiresAtMs = idempotency.StatusRetryable, "", 0
+	if r := get(t, h.Store, key, T0); r.DeadLetterWaiting() {
+		t.Fatalf("a record never dead-lettered says it waits in the DLQ: %s", show(r))
+	}
+
+	deadAt := T0.Add(time.Second)
+	must(t, "mark", m.MarkDeadLettered(ctx, key, "permanent", "HTTP 410 from https://example.com", deadAt))
+	want.DeadLetteredAtMs, want.DeadLetterReason, want.LastError = deadAt.UnixMilli(), "permanent", "HTTP 410 from https://example.com"
+	r := get(t, h.Store, key, deadAt)
+	sameRecord(t, "after mark", r, want)
+	if !r.DeadLetterWaiting() {
+		t.Fatalf("marked record does not say it waits in the DLQ: %s", show(r))
+	}
+
+	// A replay resets the attempts: the mark stays as history, no longer waiting.
+	replayAt := T0.Add(time.Hour)
+	must(t, "reset", h.Store.ResetAttempts(ctx, key, replayAt))
+	want.Attempts, want.AttemptsResetAtMs = 0, replayAt.UnixMilli()
+	r = get(t, h.Store, key, replayAt)
+	sameRecord(t, "after replay", r, want)
+	if r.DeadLetterWaiting() {
+		t.Fatalf("replayed record still says it waits in the DLQ: %s", show(r))
+	}
+
+	// The replayed copy fails for good again, under a live lease: marked again.
+	c := acquire(t, h.Store, Request(key, "b", replayAt))
+	again := replayAt.Add(time.Second)
+	must(t, "mark while leased", m.MarkDeadLettered(ctx, key, "exhausted", "", again))
+	want = inProgress(key, "b", replayAt, 1, steps)
+	want.AttemptsResetAtMs = replayAt.UnixMilli()
+	want.DeadLetteredAtMs, want.DeadLetterReason, want.LastError = again.UnixMilli(), "exhausted", ""
+	r = get(t, h.Store, key, again)
+	sameRecord(t, "after the second mark", r, want)
+	if !r.DeadLetterWaiting() || c.Attempts != 1 {
+		t.Fatalf("second dead letter: waiting=%v attempts=%d, want waiting, 1", r.DeadLetterWaiting(), c.Attempts)
+	}
+	// The mark changes no lease: the holder still owns the record.
+	must(t, "holder completes", h.Store.Complete(ctx, key, "b", nil, again.Add(Retention).Unix()))
+}
+
+func testMarkDeadLetteredAbsent(t *testing.T, h Harness, key string) {
+	ctx := context.Background()
+	m := marker(t, h)
+	err := m.MarkDeadLettered(ctx, key, "permanent", "boom", T0)
+	if !errors.Is(err, idempotency.ErrNotFound) || retry.IsPermanent(err) {
+		t.Fatalf("mark absent = %v, want ErrNotFound", err)
+	}
+	if _, err := h.Store.Get(ctx, key, T0); !errors.Is(err, idempotency.ErrNotFound) {
+		t.Fatalf("mark created a record: get = %v", err)
+	}
+	// An expired record counts as absent and keeps its old attributes.
+	req := Request(key, "a", T0)
+	req.ExpiresAt = T0.Add(time.Hour).Unix()
+	acquire(t, h.Store, req)
+	must(t, "release", h.Store.Release(ctx, key, "a"))
+	before := get(t, h.Store, key, T0)
+	late := T0.Add(2 * time.Hour)
+	wantErr(t, "mark expired", m.MarkDeadLettered(ctx, key, "permanent", "boom", late), idempotency.ErrNotFound)
+	sameRecord(t, "expired record after a refused mark", get(t, h.Store, key, T0), before)
 }
