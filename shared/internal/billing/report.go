@@ -100,9 +100,8 @@ type Scenario struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
 	Webhooks    int    `json:"webhooks"`
-	// BodyBytes is the size of each webhook's body; 0 is the 2 KB (2048 bytes) of
-	// the happy path.
-	BodyBytes  int        `json:"bodyBytes,omitempty"`
+	// BodyBytes is the size of each webhook's body in bytes.
+	BodyBytes  int        `json:"bodyBytes"`
 	PerWebhook PerWebhook `json:"perWebhook"`
 	// Lambda are the invocations by function; every function is listed, 0 included.
 	Lambda map[string]int `json:"lambda"`
