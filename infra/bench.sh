@@ -10,15 +10,18 @@
 #     Gateway event and encode of the answer (aws-lambda-go), and the whole invocation,
 #     beside ingest's own work on the decoded event;
 #   - billable AWS requests per webhook by scenario (happy, happy one at a time,
-#     duplicate, transient retry, breaker open, permanent failure, replay), counted by
-#     an SDK middleware while the real pipeline runs on moto server
+#     happy with 100 KB bodies (inline, SQS in 64 KB chunks) and with 1 MB bodies
+#     (through the body bucket: S3 PUT and GET), duplicate, transient retry, breaker
+#     open, permanent failure, replay), counted by an SDK middleware while the real
+#     pipeline runs on moto server
 #     (shared/internal/billing), and DynamoDB calls per record through the store on
 #     moto (TestDynamoCallsPerRecord);
 #   - the stripped linux/arm64 size of each bootstrap and its start-up time to the
 #     first Runtime API request, beside a hello-world Go Lambda built the same way
 #     (infra/bench/startup);
-#   - the cost of a million 2 KB webhooks per scenario, via the HTTP API and via a
-#     function URL, from those counts, the template's settings, the measured start-up
+#   - the cost of a million webhooks per scenario (2 KB; 100 KB and 1 MB for the
+#     large-body ones), via the HTTP API and via a function URL, and the claim
+#     check's break-even behind the inline limit, from those counts, the template's settings, the measured start-up
 #     and the dated price table infra/bench/prices.json, and the idle cost per month
 #     at the template's defaults, item by item, against <= $1.00 (infra/bench/cost).
 #

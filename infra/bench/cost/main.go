@@ -1,5 +1,5 @@
-// Command cost prices a million 2 KB webhooks for each scenario the billing test
-// measured on moto, from those request counts, the template's settings, the
+// Command cost prices a million webhooks (2 KB, 100 KB or 1 MB bodies, as the
+// scenario says) for each scenario the billing test measured on moto, from those request counts, the template's settings, the
 // measured start-up times and a dated price table; and the stack's idle cost per
 // month at the template's defaults, item by item, against its target (IdleTarget),
 // with what traffic and each opt-in add. `make bench` runs it:
@@ -8,9 +8,12 @@
 //	    -startup .run/bench/startup.json [-prices infra/bench/prices.json] \
 //	    [-template template.yaml] [-out .run/bench/cost.json]
 //
-// A 2 KB webhook is one API Gateway request (metered per 512 KB) and one SQS
-// request per call (metered per 64 KB), so below 64 KB the size changes nothing but
-// the bytes logged. Exit status 1 when an input is missing or malformed; a missed
+// The HTTP API meters a request per 512 KB (a 1 MB webhook counts twice) and SQS a
+// call per 64 KB (the billing test counts the chunks), so below 64 KB the size
+// changes nothing but the bytes logged. A body above ingest's inline limit goes
+// through the body bucket (a PUT and a GET; the DELETE is free; bodies live
+// seconds, so their storage is not priced); the tool prints the break-even behind
+// that limit. Exit status 1 when an input is missing or malformed; a missed
 // target is printed, not an error.
 package main
 
@@ -23,6 +26,7 @@ import (
 	"time"
 
 	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/ingest"
 )
 
 // Targets, US dollars per million webhooks on the happy path.
@@ -63,6 +67,7 @@ type ItemUS struct {
 // ScenarioUS is the price of a million webhooks of one scenario per front door.
 type ScenarioUS struct {
 	Name        string  `json:"name"`
+	BodyBytes   int     `json:"bodyBytes"`
 	HTTPAPI     float64 `json:"httpApiUsdPerMillion"`
 	FunctionURL float64 `json:"functionUrlUsdPerMillion"`
 }
@@ -97,12 +102,12 @@ func run(w io.Writer, pricesPath, tmplPath, requestsPath, startupPath, outPath s
 		return fmt.Errorf("requests were measured with batches of %d; the template's BatchSize is %d", req.BatchSize, d.BatchSize)
 	}
 	res := Result{PricesAsOf: t.AsOf, Region: t.Region}
-	fmt.Fprintf(w, "Cost per million 2 KB webhooks: prices of %s (%s), template %s %v MB, batches of %d, platform logs %s\n",
+	fmt.Fprintf(w, "Cost per million webhooks: prices of %s (%s), template %s %v MB, batches of %d, platform logs %s\n",
 		t.AsOf, t.Region, d.Arch, d.MemoryMB["processor"], d.BatchSize, d.PlatformLogLevel)
-	fmt.Fprintf(w, "%-18s %14s %14s\n", "scenario", string(HTTPAPI), string(FunctionURL))
+	fmt.Fprintf(w, "%-18s %9s %14s %14s\n", "scenario", "body", string(HTTPAPI), string(FunctionURL))
 	var happy map[FrontDoor][]Line
 	for _, s := range req.Scenarios {
-		row := ScenarioUS{Name: s.Name}
+		row := ScenarioUS{Name: s.Name, BodyBytes: s.BodyBytes}
 		byDoor := map[FrontDoor][]Line{}
 		for _, door := range []FrontDoor{HTTPAPI, FunctionURL} {
 			lines, total, err := CostPerMillion(s, door, d, t, start, req.MaxIdempotencyItemBytes)
@@ -120,12 +125,18 @@ func run(w io.Writer, pricesPath, tmplPath, requestsPath, startupPath, outPath s
 			happy = byDoor
 		}
 		res.Scenarios = append(res.Scenarios, row)
-		fmt.Fprintf(w, "%-18s %13s %14s\n", s.Name, usd(row.HTTPAPI)+mark(s.Name, HTTPAPI, row.HTTPAPI), usd(row.FunctionURL)+mark(s.Name, FunctionURL, row.FunctionURL))
+		fmt.Fprintf(w, "%-18s %9d %13s %14s\n", s.Name, s.BodyBytes, usd(row.HTTPAPI)+mark(s.Name, HTTPAPI, row.HTTPAPI), usd(row.FunctionURL)+mark(s.Name, FunctionURL, row.FunctionURL))
 	}
 	if happy == nil {
 		return fmt.Errorf("%s has no happy scenario", requestsPath)
 	}
 	fmt.Fprintf(w, "targets on the happy path: <= %s via %s, <= %s via %s (* = missed)\n", usd(targets[HTTPAPI]), HTTPAPI, usd(targets[FunctionURL]), FunctionURL)
+	even, err := BreakEven(t)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "claim check break-even: %.2f chunks of 64 KiB per message (inline: 2 SQS requests a chunk, send and receive; stored: PUT + GET + 2 one-chunk requests); inline limit %d bytes = %d x 64 KiB\n",
+		even, ingest.DefaultInlineMaxBytes, ingest.DefaultInlineMaxBytes/(64<<10))
 	fmt.Fprintf(w, "\nhappy path, per million webhooks via %s:\n", HTTPAPI)
 	for _, l := range happy[HTTPAPI] {
 		fmt.Fprintf(w, "  %-18s %9s  %s\n", l.Name, usd(l.USD), l.How)

@@ -29,6 +29,7 @@ type Assumptions struct {
 	DynamoDBWriteMs                 float64 `json:"dynamodbWriteMs"`
 	DestinationMs                   float64 `json:"destinationMs"`
 	RedriveBatchMs                  float64 `json:"redriveBatchMs"`
+	S3RequestMs                     float64 `json:"s3RequestMs"`
 	ColdStartsPerMillionInvocations float64 `json:"coldStartsPerMillionInvocations"`
 	LogRetentionDays                float64 `json:"logRetentionDays"`
 	AvgIdempotencyItemOverheadBytes float64 `json:"avgIdempotencyItemOverheadBytes"`
@@ -60,18 +61,22 @@ type Scenario struct {
 	Name        string         `json:"name"`
 	Description string         `json:"description"`
 	Webhooks    int            `json:"webhooks"`
+	BodyBytes   int            `json:"bodyBytes"` // size of each webhook's body
 	PerWebhook  PerWebhook     `json:"perWebhook"`
 	Lambda      map[string]int `json:"lambda"`
 	Operations  map[string]int `json:"operations"`
 }
 
-// PerWebhook is billable requests (and logged bytes) per webhook.
+// PerWebhook is billable requests (and logged bytes) per webhook. SQS is in 64 KB
+// chunks, as SQS bills; APIGateway is requests of any size.
 type PerWebhook struct {
 	APIGateway     float64 `json:"apiGateway"`
 	LambdaInvokes  float64 `json:"lambdaInvokes"`
 	SQS            float64 `json:"sqs"`
 	DynamoDBReads  float64 `json:"dynamodbReads"`
 	DynamoDBWrites float64 `json:"dynamodbWrites"`
+	S3Puts         float64 `json:"s3Puts"`
+	S3Gets         float64 `json:"s3Gets"`
 	Billable       float64 `json:"billable"`
 	LogBytes       float64 `json:"logBytes"`
 }
@@ -103,6 +108,17 @@ type Line struct {
 	How  string
 }
 
+// apiIncrementBytes is the size the HTTP API meters requests in: a request counts
+// once per 512 KB begun.
+const apiIncrementBytes = 512 << 10
+
+// APIRequests is how many requests the HTTP API bills one request with a body of
+// bodyBytes bytes as: one per 512 KB begun, at least one. A function URL has no
+// such item.
+func APIRequests(bodyBytes int) float64 {
+	return math.Max(1, math.Ceil(float64(bodyBytes)/apiIncrementBytes))
+}
+
 // platformLineBytes is the size of the START and REPORT lines Lambda writes per
 // invocation at system log level INFO (JSON format).
 const platformLineBytes = 420
@@ -110,7 +126,7 @@ const platformLineBytes = 420
 // CostPerMillion prices a million webhooks of scenario s through door.
 func CostPerMillion(s Scenario, door FrontDoor, d Deployment, t PriceTable, start Startup, itemBytes int) ([]Line, float64, error) {
 	names := []string{"apiGatewayHttpPerMillion", "functionUrlPerMillion", "lambdaRequestsPerMillion", "lambdaArmGBSecond",
-		"sqsStandardPerMillion", "dynamodbWriteUnitsPerMillion", "dynamodbReadUnitsPerMillion", "dynamodbStorageGBMonth",
+		"sqsStandardPerMillion", "s3PutPerThousand", "s3GetPerThousand", "dynamodbWriteUnitsPerMillion", "dynamodbReadUnitsPerMillion", "dynamodbStorageGBMonth",
 		"logsIngestionGB", "logsStorageGBMonth"}
 	p := map[string]float64{}
 	for _, n := range names {
@@ -136,7 +152,9 @@ func CostPerMillion(s Scenario, door FrontDoor, d Deployment, t PriceTable, star
 	}
 	switch door {
 	case HTTPAPI:
-		add("front door", pw.APIGateway*p["apiGatewayHttpPerMillion"], "%.2f HTTP API requests x $%.2f/M", pw.APIGateway, p["apiGatewayHttpPerMillion"])
+		units := APIRequests(s.BodyBytes)
+		add("front door", pw.APIGateway*units*p["apiGatewayHttpPerMillion"], "%.2f HTTP API requests x %.0f (512 KB increments of a %d-byte body) x $%.2f/M",
+			pw.APIGateway, units, s.BodyBytes, p["apiGatewayHttpPerMillion"])
 	case FunctionURL:
 		add("front door", pw.APIGateway*p["functionUrlPerMillion"], "%.2f function URL requests x $%.2f/M", pw.APIGateway, p["functionUrlPerMillion"])
 	default:
@@ -145,12 +163,19 @@ func CostPerMillion(s Scenario, door FrontDoor, d Deployment, t PriceTable, star
 	add("Lambda requests", pw.LambdaInvokes*p["lambdaRequestsPerMillion"], "%.2f invocations x $%.2f/M", pw.LambdaInvokes, p["lambdaRequestsPerMillion"])
 
 	// Billed milliseconds per invocation (rounded up to 1 ms): ingest waits for one
-	// SendMessage; a processor batch runs its records at once, each a claim, the
-	// destination and a completion; a redrive batch of 10 is one receive, send and
-	// delete.
+	// SendMessage, and a PUT per stored body; a processor batch runs its records at
+	// once, each a claim, the destination and a completion, and a GET and a DELETE
+	// when a body is stored; a redrive batch of 10 is one receive, send and delete.
+	ingestMs, procMs := a.SQSSendMs, 2*a.DynamoDBWriteMs+a.DestinationMs
+	if inv := perWebhook("ingest"); inv > 0 {
+		ingestMs += pw.S3Puts / inv * a.S3RequestMs
+	}
+	if pw.S3Gets > 0 {
+		procMs += 2 * a.S3RequestMs
+	}
 	ms := map[string]float64{
-		"ingest":    math.Ceil(a.SQSSendMs),
-		"processor": math.Ceil(2*a.DynamoDBWriteMs + a.DestinationMs),
+		"ingest":    math.Ceil(ingestMs),
+		"processor": math.Ceil(procMs),
 		"redrive":   math.Ceil(a.RedriveBatchMs),
 	}
 	var gbs, initGBs float64
@@ -174,7 +199,10 @@ func CostPerMillion(s Scenario, door FrontDoor, d Deployment, t PriceTable, star
 	}
 	add("Lambda duration", gbs*million*p["lambdaArmGBSecond"], "%s (arm64)", join(parts))
 	add("Lambda init", initGBs*million*p["lambdaArmGBSecond"], "%.0f cold starts per million invocations x measured start-up", a.ColdStartsPerMillionInvocations)
-	add("SQS", pw.SQS*p["sqsStandardPerMillion"], "%.2f requests x $%.2f/M", pw.SQS, p["sqsStandardPerMillion"])
+	add("SQS", pw.SQS*p["sqsStandardPerMillion"], "%.2f requests (64 KB chunks) x $%.2f/M", pw.SQS, p["sqsStandardPerMillion"])
+	add("S3 requests", (pw.S3Puts*p["s3PutPerThousand"]+pw.S3Gets*p["s3GetPerThousand"])*1000,
+		"%.2f PUT x $%.4f/K + %.2f GET x $%.4f/K (DELETE free; bodies kept seconds: storage negligible)",
+		pw.S3Puts, p["s3PutPerThousand"], pw.S3Gets, p["s3GetPerThousand"])
 
 	wru := math.Max(1, math.Ceil(float64(itemBytes)/1024))
 	rru := math.Max(1, math.Ceil(float64(itemBytes)/4096))
@@ -198,6 +226,31 @@ func CostPerMillion(s Scenario, door FrontDoor, d Deployment, t PriceTable, star
 		total += l.USD
 	}
 	return lines, total, nil
+}
+
+// BreakEven is the message size, in 64 KB chunks, above which the claim check costs
+// less than sending the body inline: inline, a message of n chunks costs 2n SQS
+// requests (its send and its receive; the delete is batched and small); stored,
+// it costs a PUT, a GET and two single-chunk SQS requests. 2n x sqs = put + get +
+// 2 x sqs.
+func BreakEven(t PriceTable) (float64, error) {
+	sqs, err := t.price("sqsStandardPerMillion")
+	if err != nil {
+		return 0, err
+	}
+	put, err := t.price("s3PutPerThousand")
+	if err != nil {
+		return 0, err
+	}
+	get, err := t.price("s3GetPerThousand")
+	if err != nil {
+		return 0, err
+	}
+	if sqs <= 0 {
+		return 0, fmt.Errorf("price table %s: SQS requests cost nothing", t.AsOf)
+	}
+	perRequest := sqs / 1e6
+	return (put/1000 + get/1000 + 2*perRequest) / (2 * perRequest), nil
 }
 
 // IdleTarget is the most a deployed stack may cost per month with no traffic, at

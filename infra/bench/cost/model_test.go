@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tenaz/tenaz/shared/ingest"
 )
 
 func testPrices(t *testing.T) PriceTable {
@@ -231,5 +233,72 @@ func TestReadIdleTemplate(t *testing.T) {
 	}
 	if _, total, _, _ := IdleMonthly(testPrices(t), idle); total <= IdleTarget {
 		t.Fatalf("with a dashboard and a secret the idle cost is $%.3f", total)
+	}
+}
+
+// The HTTP API counts a request once per 512 KB begun.
+func TestAPIRequests(t *testing.T) {
+	for size, want := range map[int]float64{0: 1, 2048: 1, 100_000: 1, 512 << 10: 1, 512<<10 + 1: 2, 1_000_000: 2, 1 << 20: 2, 6 << 20: 12} {
+		if got := APIRequests(size); got != want {
+			t.Errorf("APIRequests(%d) = %v, want %v", size, got, want)
+		}
+	}
+}
+
+// A 1 MB webhook through the claim check, priced by hand: the HTTP API bills it as
+// two requests (a function URL has no such item), S3 a PUT and a GET, and ingest
+// and the processor wait for their S3 requests.
+func TestClaimCheckByHand(t *testing.T) {
+	p := testPrices(t)
+	a := p.Assumptions
+	st := Startup{"ingest": 12, "processor": 12}
+	stored := happy()
+	stored.Name, stored.BodyBytes = "happy 1 MB", 1_000_000
+	stored.PerWebhook.S3Puts, stored.PerWebhook.S3Gets = 1, 1
+	lines, got, err := CostPerMillion(stored, HTTPAPI, deployment, p, st, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, base, err := CostPerMillion(happy(), HTTPAPI, deployment, p, st, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb := 256.0 / 1024
+	s3 := (p.Prices["s3PutPerThousand"].USD + p.Prices["s3GetPerThousand"].USD) * 1000
+	if want := 5.4; math.Abs(s3-want) > 1e-9 {
+		t.Fatalf("a PUT and a GET cost $%.6f per million, want $%.2f", s3, want)
+	}
+	duration := (1*math.Ceil(a.S3RequestMs) + 0.1*math.Ceil(2*a.S3RequestMs)) / 1000 * gb * 1e6 * p.Prices["lambdaArmGBSecond"].USD
+	want := base + p.Prices["apiGatewayHttpPerMillion"].USD + s3 + duration
+	if math.Abs(got-want) > 1e-9 {
+		t.Fatalf("1 MB via HTTP API: $%.6f, want $%.6f (lines %+v)", got, want, lines)
+	}
+	_, url, err := CostPerMillion(stored, FunctionURL, deployment, p, st, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got - url; math.Abs(d-2*p.Prices["apiGatewayHttpPerMillion"].USD) > 1e-9 {
+		t.Fatalf("function URL saves $%.6f per million 1 MB webhooks, want two HTTP API requests", d)
+	}
+}
+
+// The inline limit is the whole chunks below the break-even: 7.75 chunks at these
+// prices, so 7 x 64 KiB.
+func TestBreakEvenIsTheInlineLimit(t *testing.T) {
+	p := testPrices(t)
+	even, err := BreakEven(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(even-7.75) > 1e-9 {
+		t.Fatalf("break-even %.4f chunks, want 7.75", even)
+	}
+	if got := int(math.Floor(even)) * 64 << 10; got != ingest.DefaultInlineMaxBytes {
+		t.Fatalf("whole chunks below the break-even: %d bytes; ingest's inline limit is %d", got, ingest.DefaultInlineMaxBytes)
+	}
+	noS3 := p
+	noS3.Prices = map[string]Price{"sqsStandardPerMillion": p.Prices["sqsStandardPerMillion"]}
+	if _, err := BreakEven(noS3); err == nil {
+		t.Fatal("no S3 prices: no error")
 	}
 }

@@ -39,9 +39,11 @@ type Requests struct {
 		PerWebhook struct {
 			APIGateway     float64 `json:"apiGateway"`
 			LambdaInvokes  float64 `json:"lambdaInvokes"`
-			SQS            float64 `json:"sqs"`
+			SQS            float64 `json:"sqs"` // in 64 KB chunks
 			DynamoDBReads  float64 `json:"dynamodbReads"`
 			DynamoDBWrites float64 `json:"dynamodbWrites"`
+			S3Puts         float64 `json:"s3Puts"`
+			S3Gets         float64 `json:"s3Gets"`
 			Billable       float64 `json:"billable"`
 		} `json:"perWebhook"`
 	} `json:"scenarios"`
@@ -66,6 +68,7 @@ type Cost struct {
 	Region     string `json:"region"`
 	Scenarios  []struct {
 		Name        string  `json:"name"`
+		BodyBytes   int     `json:"bodyBytes"`
 		HTTPAPI     float64 `json:"httpApiUsdPerMillion"`
 		FunctionURL float64 `json:"functionUrlUsdPerMillion"`
 	} `json:"scenarios"`
@@ -187,6 +190,10 @@ func Build(in Inputs) []Row {
 			p := s.PerWebhook
 			r := Row{Figure: "billable requests per webhook, " + s.Name + " (API GW + Lambda + SQS + DDB reads + writes)",
 				Measured: fmt.Sprintf("%.2f = %.2f + %.2f + %.2f + %.2f + %.2f", p.Billable, p.APIGateway, p.LambdaInvokes, p.SQS, p.DynamoDBReads, p.DynamoDBWrites)}
+			if p.S3Puts+p.S3Gets > 0 {
+				r.Figure = "billable requests per webhook, " + s.Name + " (API GW + Lambda + SQS chunks + DDB reads + writes + S3 PUT + GET)"
+				r.Measured += fmt.Sprintf(" + %.2f + %.2f", p.S3Puts, p.S3Gets)
+			}
 			switch s.Name {
 			case "happy":
 				r.Target, r.Met = fmt.Sprintf("<= %.1f", happyBillable), met(p.Billable <= happyBillable)
@@ -250,8 +257,9 @@ func Build(in Inputs) []Row {
 		missing("cost per million 2 KB webhooks, happy path, HTTP API", fmt.Sprintf("<= $%.2f", costHTTPAPI), "cost.json")
 	} else {
 		for _, s := range in.Cost.Scenarios {
-			h := Row{Figure: fmt.Sprintf("cost per million 2 KB webhooks, %s, HTTP API (prices %s)", s.Name, in.Cost.PricesAsOf), Measured: usd(s.HTTPAPI)}
-			u := Row{Figure: fmt.Sprintf("cost per million 2 KB webhooks, %s, function URL (prices %s)", s.Name, in.Cost.PricesAsOf), Measured: usd(s.FunctionURL)}
+			size := sizeLabel(s.BodyBytes)
+			h := Row{Figure: fmt.Sprintf("cost per million %s webhooks, %s, HTTP API (prices %s)", size, s.Name, in.Cost.PricesAsOf), Measured: usd(s.HTTPAPI)}
+			u := Row{Figure: fmt.Sprintf("cost per million %s webhooks, %s, function URL (prices %s)", size, s.Name, in.Cost.PricesAsOf), Measured: usd(s.FunctionURL)}
 			if s.Name == "happy" {
 				h.Target, h.Met = fmt.Sprintf("<= $%.2f", costHTTPAPI), met(s.HTTPAPI <= costHTTPAPI)
 				u.Target, u.Met = fmt.Sprintf("<= $%.2f", costFunctionURL), met(s.FunctionURL <= costFunctionURL)
@@ -346,4 +354,18 @@ func ratio(a, b float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2fx", a/b)
+}
+
+// sizeLabel names a body size as the scenarios do: 2048 bytes (or unknown) is
+// "2 KB", 100000 "100 KB", 1000000 "1 MB".
+func sizeLabel(bytes int) string {
+	switch {
+	case bytes <= 2048:
+		return "2 KB"
+	case bytes >= 1_000_000 && bytes%1_000_000 == 0:
+		return fmt.Sprintf("%d MB", bytes/1_000_000)
+	case bytes%1000 == 0:
+		return fmt.Sprintf("%d KB", bytes/1000)
+	}
+	return fmt.Sprintf("%d-byte", bytes)
 }

@@ -214,3 +214,33 @@ func TestBuildIdleCost(t *testing.T) {
 		t.Fatalf("$1.02 must miss <= $1.00: %+v", r)
 	}
 }
+
+// Large bodies: the claim check's S3 requests are in the billable row, and the
+// cost rows name each scenario's body size; only the 2 KB happy path has a target.
+func TestBuildLargeBodies(t *testing.T) {
+	var req Requests
+	if err := json.Unmarshal([]byte(`{"webhooks": 50, "batchSize": 10, "scenarios": [
+	  {"name": "happy 1 MB", "webhooks": 10, "perWebhook": {"apiGateway": 1, "lambdaInvokes": 1.1, "sqs": 1.2, "dynamodbWrites": 2, "s3Puts": 1, "s3Gets": 1, "billable": 7.3}}]}`), &req); err != nil {
+		t.Fatal(err)
+	}
+	var c Cost
+	if err := json.Unmarshal([]byte(`{"pricesAsOf": "2026-11-01", "scenarios": [
+	  {"name": "happy", "bodyBytes": 2048, "httpApiUsdPerMillion": 3.0, "functionUrlUsdPerMillion": 2.0},
+	  {"name": "happy 100 KB", "bodyBytes": 100000, "httpApiUsdPerMillion": 4.0, "functionUrlUsdPerMillion": 3.0},
+	  {"name": "happy 1 MB", "bodyBytes": 1000000, "httpApiUsdPerMillion": 9.5, "functionUrlUsdPerMillion": 7.5}]}`), &c); err != nil {
+		t.Fatal(err)
+	}
+	rows := Build(Inputs{Requests: &req, Cost: &c})
+	if r := row(t, rows, "billable requests per webhook, happy 1 MB"); !strings.Contains(r.Figure, "S3 PUT + GET") || r.Measured != "7.30 = 1.00 + 1.10 + 1.20 + 0.00 + 2.00 + 1.00 + 1.00" {
+		t.Fatalf("1 MB billable row %+v", r)
+	}
+	if r := row(t, rows, "cost per million 2 KB webhooks, happy, HTTP API"); r.Target == "" || r.Met != "yes" {
+		t.Fatalf("2 KB cost row %+v", r)
+	}
+	if r := row(t, rows, "cost per million 100 KB webhooks, happy 100 KB, HTTP API"); r.Measured != "$4.000" || r.Target != "" {
+		t.Fatalf("100 KB cost row %+v", r)
+	}
+	if r := row(t, rows, "cost per million 1 MB webhooks, happy 1 MB, function URL"); r.Measured != "$7.500" || r.Target != "" {
+		t.Fatalf("1 MB cost row %+v", r)
+	}
+}

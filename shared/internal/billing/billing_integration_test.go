@@ -5,6 +5,7 @@ package billing_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/ingest"
 	"github.com/tenaz/tenaz/shared/internal/billing"
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/redrive"
@@ -25,6 +27,11 @@ import (
 const (
 	burst   = 50 // webhooks of each burst scenario, all sent before the first poll
 	trickle = 20 // webhooks of the trickle scenario, one at a time
+	large   = 10 // webhooks of each large-body scenario, all sent before the first poll
+	// Large bodies: one that travels inline in 2 chunks of 64 KiB, one above the
+	// inline limit (ingest.DefaultInlineMaxBytes) that goes through the body bucket.
+	inlineBody = 100_000   // "100 KB"
+	storedBody = 1_000_000 // "1 MB"
 	// envRunDir names the directory where the test script collects reports.
 	envRunDir = "TENAZ_TEST_RUN_DIR"
 	// wruBytes is the most an item may hold for a write to cost one write unit.
@@ -48,6 +55,8 @@ func TestBillableRequestsPerWebhook(t *testing.T) {
 	happy, breakerReads := happyBurst(t, a, ids)
 	dup := duplicates(t, a, ids)
 	trick := happyTrickle(t, a, newIDs(trickle))
+	inline := happyLarge(t, a, newIDs(large), inlineBody, "happy 100 KB")
+	stored := happyLarge(t, a, newIDs(large), storedBody, "happy 1 MB")
 
 	// A breaker threshold above the failures this scenario makes: it prices retries
 	// alone (breaker-open prices deferrals).
@@ -68,8 +77,11 @@ func TestBillableRequestsPerWebhook(t *testing.T) {
 	}
 	report := billing.Report{Webhooks: burst, BatchSize: batchSize, BreakerReadsPerRecord: breakerReads,
 		MaxIdempotencyItemBytes: itemMax,
-		Scenarios:               []billing.Scenario{happy, trick, dup, transient, open, perm, replayed}}
-	for _, s := range report.Scenarios {
+		Scenarios:               []billing.Scenario{happy, trick, inline, stored, dup, transient, open, perm, replayed}}
+	for i, s := range report.Scenarios {
+		if s.BodyBytes == 0 {
+			report.Scenarios[i].BodyBytes = bodyBytes
+		}
 		posted := 1.0 // every scenario posts each webhook once, but the replay, which posts none
 		if s.Name == replayed.Name {
 			posted = 0
@@ -139,6 +151,50 @@ func happyBurst(t *testing.T, p *pipeline, ids []string) (billing.Scenario, floa
 	p.scanItems()
 	return billing.NewScenario("happy", "signed webhooks posted as a burst, taken in batches of 10, each applied once (claim + complete)", n, u),
 		float64(reads) / float64(n)
+}
+
+// happyLarge posts ids with bodies of size bytes as a burst, taken in batches of 10,
+// each applied once. A body whose message is within ingest's inline limit costs
+// SQS requests per 64 KB chunk and no S3 request; a larger one is stored in the
+// body bucket before the 202 (a PUT), read in the attempt (a GET) and deleted once
+// processed (a free DELETE), its message a small reference.
+func happyLarge(t *testing.T, p *pipeline, ids []string, size int, name string) billing.Scenario {
+	t.Helper()
+	p.bodySize = size
+	defer func() { p.bodySize = bodyBytes }()
+	p.begin()
+	for _, id := range ids {
+		p.post(id)
+	}
+	p.pollUntil("every webhook processed", func() bool { return p.outcome(string(processor.Processed)) >= len(ids) })
+	u := p.usage(t)
+	n := len(ids)
+	checkUsage(t, name, u)
+	checkApplied(t, p, ids, 1)
+	checkCompleted(t, p, ids, 1)
+	checkDepths(t, p, 0, 0)
+	if got := p.objects(); got != 0 {
+		t.Errorf("%s: %d bodies left in the bucket, want each deleted once processed", name, got)
+	}
+	s3ops := u.Requests.Service(billing.ServiceS3)
+	sendOp := billing.Op{Service: billing.ServiceSQS, Operation: "SendMessage"}
+	sendChunks := billing.Chunks(size) // inline: the body's chunks at least
+	var want billing.Counts
+	if size > ingest.DefaultInlineMaxBytes {
+		sendChunks = 1 // a reference
+		want = billing.Counts{{Service: billing.ServiceS3, Operation: "PutObject"}: n,
+			{Service: billing.ServiceS3, Operation: "GetObject"}: n, {Service: billing.ServiceS3, Operation: "DeleteObject"}: n}
+	}
+	if s3ops.String() != want.String() {
+		t.Errorf("%s: S3 requests %s for %d webhooks of %d bytes, want %q", name, s3ops, n, size, want)
+	}
+	if sends, chunks := u.Requests[sendOp], u.SQSChunks[sendOp]; sends != n || chunks != sendChunks*n {
+		t.Errorf("%s: %d sends in %d chunks for %d webhooks of %d bytes, want %d sends of %d chunks each", name, sends, chunks, n, size, n, sendChunks)
+	}
+	sc := billing.NewScenario(name, fmt.Sprintf("signed webhooks of %d bytes posted as a burst, taken in batches of 10, each applied once; "+
+		"inline up to the inline limit (%d bytes of message), else through the body bucket", size, ingest.DefaultInlineMaxBytes), n, u)
+	sc.BodyBytes = size
+	return sc
 }
 
 // duplicates redelivers ids, already applied, as the provider does (same body, new

@@ -1,8 +1,10 @@
 package billing
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"sort"
@@ -13,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Op is one AWS API operation as the SDK names it: the service id ("SQS",
@@ -106,6 +109,7 @@ type Counter struct {
 
 	mu     sync.Mutex
 	counts Counts
+	chunks Counts // SQS requests in 64 KB chunks (see ChunkBytes)
 }
 
 var counterSeq atomic.Int64
@@ -114,7 +118,7 @@ var counterSeq atomic.Int64
 // middleware id, so several can count the same client (one for every request, one
 // for a single store's).
 func NewCounter() *Counter {
-	return &Counter{id: fmt.Sprintf("tenaz.billing.Counter.%d", counterSeq.Add(1)), counts: Counts{}}
+	return &Counter{id: fmt.Sprintf("tenaz.billing.Counter.%d", counterSeq.Add(1)), counts: Counts{}, chunks: Counts{}}
 }
 
 // Add puts the counter on an operation's middleware stack, at the end of the
@@ -143,10 +147,84 @@ func (c *Counter) Config(cfg aws.Config) aws.Config {
 func (c *Counter) count(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (
 	middleware.DeserializeOutput, middleware.Metadata, error) {
 	op := Op{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx)}
+	sent := 0
+	if op.Service == ServiceSQS {
+		sent = requestBytes(in.Request)
+	}
+	out, md, err := next.HandleDeserialize(ctx, in)
+	chunks := 0
+	if op.Service == ServiceSQS {
+		chunks = Chunks(max(sent, responseBytes(out.RawResponse)))
+	}
 	c.mu.Lock()
 	c.counts[op]++
+	if chunks > 0 {
+		c.chunks[op] += chunks
+	}
 	c.mu.Unlock()
-	return next.HandleDeserialize(ctx, in)
+	return out, md, err
+}
+
+// ChunkBytes is the size of the payload SQS bills as one request: 64 KiB.
+const ChunkBytes = 64 << 10
+
+// Chunks is the number of SQS requests a call with an HTTP body of n bytes (the
+// larger of its request and its response) is billed as: one per ChunkBytes begun,
+// at least one.
+func Chunks(n int) int {
+	return max(1, (n+ChunkBytes-1)/ChunkBytes)
+}
+
+// requestBytes is the size of a request's body: its Content-Length (set in the
+// Build step, before this one), else the length of a body that knows it.
+func requestBytes(raw any) int {
+	req, ok := raw.(*smithyhttp.Request)
+	if !ok {
+		return 0
+	}
+	if req.ContentLength > 0 {
+		return int(req.ContentLength)
+	}
+	if l, ok := req.GetStream().(interface{ Len() int }); ok {
+		return l.Len()
+	}
+	return 0
+}
+
+// responseBytes is the size of a response's body: its Content-Length, else the
+// body read into memory and put back for the deserializer. No response (a network
+// error) is 0.
+func responseBytes(raw any) int {
+	resp, ok := raw.(*smithyhttp.Response)
+	if !ok || resp == nil || resp.Response == nil {
+		return 0
+	}
+	if resp.ContentLength >= 0 {
+		return int(resp.ContentLength)
+	}
+	if resp.Body == nil {
+		return 0
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	// A body cut short is handed on as read, with the error, to fail the call as it
+	// would have.
+	resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+	resp.ContentLength = int64(len(body))
+	if err != nil {
+		resp.ContentLength = -1
+	}
+	return len(body)
+}
+
+// errReader returns err, or io.EOF when err is nil.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	return 0, io.EOF
 }
 
 // Snapshot returns a copy of the counts so far.
@@ -156,19 +234,27 @@ func (c *Counter) Snapshot() Counts {
 	return maps.Clone(c.counts)
 }
 
+// Chunks returns a copy of the SQS requests so far in 64 KB chunks, by operation:
+// what SQS bills (see Chunks). Other services have none.
+func (c *Counter) Chunks() Counts {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.chunks)
+}
+
 // Reset forgets everything counted.
 func (c *Counter) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.counts = Counts{}
+	c.counts, c.chunks = Counts{}, Counts{}
 }
 
-// Take returns the counts so far and resets the counter, as one step: no request is
-// lost or counted twice between the two.
-func (c *Counter) Take() Counts {
+// Take returns the requests and the SQS chunks so far and resets the counter, as
+// one step: no request is lost or counted twice between the two.
+func (c *Counter) Take() (requests, chunks Counts) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := c.counts
-	c.counts = Counts{}
-	return out
+	requests, chunks = c.counts, c.chunks
+	c.counts, c.chunks = Counts{}, Counts{}
+	return requests, chunks
 }

@@ -2,11 +2,14 @@ package billing_test
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +34,11 @@ type answer struct {
 // transport is an AWS endpoint on a script: each request gets the next answer, and
 // an empty JSON object once the script is used up. It records what it was sent.
 type transport struct {
+	// reply, when set, is the body of every 200 answer; unsized sends it without a
+	// Content-Length, as a chunked response.
+	reply   string
+	unsized bool
+
 	mu      sync.Mutex
 	script  []answer
 	targets []string // X-Amz-Target of every request received
@@ -48,17 +56,25 @@ func (tr *transport) Do(req *http.Request) (*http.Response, error) {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
 	}
 	body := "{}"
+	if tr.reply != "" {
+		body = tr.reply
+	}
 	switch {
 	case a.status >= 500:
 		body = `{"__type":"InternalFailure","message":"scripted failure"}`
 	case a.status >= 400:
 		body = `{"__type":"ValidationException","message":"scripted refusal"}`
 	}
+	length := int64(len(body))
+	if tr.unsized {
+		length = -1
+	}
 	return &http.Response{
-		StatusCode: a.status,
-		Header:     http.Header{"Content-Type": []string{"application/x-amz-json-1.0"}},
-		Body:       io.NopCloser(strings.NewReader(body)),
-		Request:    req,
+		StatusCode:    a.status,
+		ContentLength: length,
+		Header:        http.Header{"Content-Type": []string{"application/x-amz-json-1.0"}},
+		Body:          io.NopCloser(strings.NewReader(body)),
+		Request:       req,
 	}, nil
 }
 
@@ -216,7 +232,11 @@ func TestCounterConcurrentTakeLosesNothing(t *testing.T) {
 					return
 				}
 				if i%5 == 0 {
-					n := c.Take().Total()
+					reqs, chunks := c.Take()
+					n := reqs.Total()
+					if chunks.Total() != n {
+						t.Errorf("took %d requests and %d chunks of empty payloads, want as many", n, chunks.Total())
+					}
 					mu.Lock()
 					taken += n
 					mu.Unlock()
@@ -225,7 +245,8 @@ func TestCounterConcurrentTakeLosesNothing(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := taken + c.Take().Total(); got != workers*calls {
+	rest, _ := c.Take()
+	if got := taken + rest.Total(); got != workers*calls {
 		t.Errorf("took %d requests in all, want %d", got, workers*calls)
 	}
 	if got := c.Snapshot().Total(); got != 0 {
@@ -256,4 +277,102 @@ func TestSnapshotIsACopyAndResetForgets(t *testing.T) {
 	if got := c.Snapshot().Total(); got != 1 {
 		t.Errorf("after Reset and one call: %d", got)
 	}
+}
+
+func TestChunks(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int]int{0: 1, 1: 1, 65536: 1, 65537: 2, 100_000: 2, 458752: 7, 458753: 8, 1 << 20: 16} {
+		if got := billing.Chunks(n); got != want {
+			t.Errorf("Chunks(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// An SQS call is billed per 64 KB of the larger of its request and its response;
+// other services have no chunks.
+func TestCounterCountsSQSChunks(t *testing.T) {
+	t.Parallel()
+	send := billing.Op{Service: "SQS", Operation: "SendMessage"}
+	recv := billing.Op{Service: "SQS", Operation: "ReceiveMessage"}
+	// receive answers with n messages of a size bytes body each, as SQS does.
+	receive := func(n, size int) string {
+		body := strings.Repeat("b", size)
+		sum := md5.Sum([]byte(body))
+		msgs := make([]string, n)
+		for i := range msgs {
+			msgs[i] = `{"MessageId":"m` + strconv.Itoa(i) + `","ReceiptHandle":"` + strings.Repeat("r", 400) +
+				`","MD5OfBody":"` + hex.EncodeToString(sum[:]) + `","Body":"` + body + `"}`
+		}
+		return `{"Messages":[` + strings.Join(msgs, ",") + `]}`
+	}
+	tests := []struct {
+		name    string
+		reply   string
+		unsized bool
+		call    func(context.Context, aws.Config) error
+		op      billing.Op
+		want    int
+	}{
+		{name: "a 2 KB send", call: sendMessage(2048), op: send, want: 1},
+		{name: "a 100 KB send", call: sendMessage(100_000), op: send, want: 2},
+		{name: "a batch receive of 10 x 2 KB", reply: receive(10, 2048), call: receiveMessage, op: recv, want: 1},
+		{name: "a batch receive of 10 x 100 KB", reply: receive(10, 100_000), call: receiveMessage, op: recv, want: 16},
+		{name: "a chunked batch receive of 10 x 100 KB", reply: receive(10, 100_000), unsized: true, call: receiveMessage, op: recv, want: 16},
+		{name: "an empty receive", call: receiveMessage, op: recv, want: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := billing.NewCounter()
+			if err := tc.call(context.Background(), c.Config(fakeConfig(&transport{reply: tc.reply, unsized: tc.unsized}))); err != nil {
+				t.Fatal(err)
+			}
+			want := billing.Counts{tc.op: tc.want}
+			if got := c.Chunks(); got.String() != want.String() {
+				t.Errorf("chunks %s, want %s", got, want)
+			}
+			if got := c.Snapshot(); got.String() != (billing.Counts{tc.op: 1}).String() {
+				t.Errorf("requests %s, want one", got)
+			}
+		})
+	}
+	c := billing.NewCounter()
+	if err := getItem(context.Background(), c.Config(fakeConfig(&transport{reply: `{"Item":{"id":{"S":"` + strings.Repeat("x", 100_000) + `"}}}`}))); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Chunks(); len(got) != 0 {
+		t.Errorf("a DynamoDB read has SQS chunks: %s", got)
+	}
+}
+
+// The body read to size an unsized response reaches the deserializer whole.
+func TestCounterHandsOnAnUnsizedResponse(t *testing.T) {
+	t.Parallel()
+	c := billing.NewCounter()
+	tr := &transport{unsized: true, reply: `{"Messages":[{"MessageId":"m1","ReceiptHandle":"rh","Body":"` + strings.Repeat("b", 70_000) + `"}]}`}
+	out, err := sqs.NewFromConfig(c.Config(fakeConfig(tr))).ReceiveMessage(context.Background(),
+		&sqs.ReceiveMessageInput{QueueUrl: aws.String("http://aws.invalid/123456789012/q")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 1 || len(aws.ToString(out.Messages[0].Body)) != 70_000 {
+		t.Fatalf("received %d messages, the first of %d bytes; want one of 70000", len(out.Messages), len(aws.ToString(out.Messages[0].Body)))
+	}
+	if got := c.Chunks().Total(); got != 2 {
+		t.Errorf("%d chunks, want 2", got)
+	}
+}
+
+func sendMessage(size int) func(context.Context, aws.Config) error {
+	return func(ctx context.Context, cfg aws.Config) error {
+		_, err := sqs.NewFromConfig(cfg).SendMessage(ctx, &sqs.SendMessageInput{
+			QueueUrl: aws.String("http://aws.invalid/123456789012/q"), MessageBody: aws.String(strings.Repeat("b", size))})
+		return err
+	}
+}
+
+func receiveMessage(ctx context.Context, cfg aws.Config) error {
+	_, err := sqs.NewFromConfig(cfg).ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl: aws.String("http://aws.invalid/123456789012/q"), MaxNumberOfMessages: 10})
+	return err
 }

@@ -14,7 +14,17 @@
 //     (ItemSize tells whether an item fits in one unit).
 //   - Classify decides how a request is billed: every SQS operation is an SQS
 //     request; DynamoDB data operations are reads or writes (a conditional write
-//     whose condition failed is a write); anything else (DynamoDB control plane,
-//     other services) is Other and is in no per-webhook figure.
+//     whose condition failed is a write); S3 object operations are of the PUT tier
+//     (PutObject, CopyObject, ListObjects*), of the GET tier (GetObject,
+//     HeadObject) or free (DeleteObject); anything else (DynamoDB control plane,
+//     S3 bucket configuration, other services) is Other and is in no per-webhook
+//     figure.
+//   - SQS bills each 64 KB chunk of a call's payload as one request. A Counter
+//     records, per SQS call, Chunks(max(request body bytes, response body bytes)):
+//     at least 1, one per 64 KiB begun. This approximates the payload by the HTTP
+//     body, JSON framing included (queue URL, receipt handles, MD5s, escaping), so
+//     it can count one chunk more than AWS near a 64 KiB boundary, never fewer;
+//     a batch of 10 x 2 KB messages is one chunk either way. The per-webhook SQS
+//     figure is in chunks; SQSCalls keeps the calls.
 //   - A Counter is safe for concurrent use; Snapshot returns a copy.
 package billing

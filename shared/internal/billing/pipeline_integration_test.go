@@ -26,10 +26,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/tenaz/tenaz/shared/blob"
 	"github.com/tenaz/tenaz/shared/breaker"
 	breakerstore "github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/config"
@@ -66,8 +68,8 @@ const (
 	maxReceiveCount = 200
 	// settle bounds the wait for one scenario's webhooks to reach their outcome.
 	settle = 20 * time.Second
-	// bodyBytes is the size of every webhook body: the 2 KB webhook the cost model
-	// prices.
+	// bodyBytes is the size of a webhook body unless a scenario says otherwise: the
+	// 2 KB webhook the cost model prices.
 	bodyBytes = 2048
 	source    = "stripe"
 	eventType = "payment_intent.succeeded"
@@ -87,6 +89,11 @@ type pipeline struct {
 	// adminSQS and adminDDB set up and inspect; they are not counted.
 	adminSQS *sqs.Client
 	adminDDB *dynamodb.Client
+	adminS3  *s3.Client
+
+	// bucket holds the claim-checked bodies, those whose message exceeds ingest's
+	// inline limit.
+	bucket string
 
 	mainURL, dlqURL, arn    string
 	idemTable, breakerTable string
@@ -108,6 +115,7 @@ type pipeline struct {
 	mu                             sync.Mutex
 	outcomes                       map[string]int // processor outcome[/reason] since the last begin
 	bodies                         map[string][]byte
+	bodySize                       int          // bytes of the bodies made from now on
 	itemMax                        atomic.Int64 // largest idempotency item seen, bytes
 	sampleItems                    atomic.Bool  // the destination reads each record while its attempt runs
 }
@@ -121,7 +129,8 @@ func newPipeline(t *testing.T, env map[string]string) *pipeline {
 	admin := awstest.Config(t)
 	p := &pipeline{t: t, all: billing.NewCounter(), breakerCalls: billing.NewCounter(),
 		adminSQS: sqs.NewFromConfig(admin), adminDDB: dynamodb.NewFromConfig(admin),
-		sources: samples.Sources(t), outcomes: map[string]int{}, bodies: map[string][]byte{}}
+		adminS3: s3.NewFromConfig(admin, func(o *s3.Options) { o.UsePathStyle = true }),
+		sources: samples.Sources(t), outcomes: map[string]int{}, bodies: map[string][]byte{}, bodySize: bodyBytes}
 	p.dest = newDestination(t, p.observeItem)
 
 	dlq, err := p.adminSQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(awstest.Name(t, "billing-dlq")),
@@ -152,6 +161,11 @@ func newPipeline(t *testing.T, env map[string]string) *pipeline {
 		t.Fatal(err)
 	}
 	if err := breakerstore.CreateTable(ctx, p.adminDDB, p.breakerTable, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	p.bucket = awstest.Name(t, "billing-bodies")
+	if _, err := p.adminS3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(p.bucket)}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -202,8 +216,9 @@ func (p *pipeline) wire(ctx context.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bodies := blob.NewS3(blob.NewS3Client(cfg), p.bucket)
 	p.ingest = ingest.New(ingest.Options{Sources: srcs, Queue: queue.NewSQS(sqsClient, p.mainURL), MaxBodyBytes: maxBody,
-		Log: telemetry.NewLogger(&p.logs, level).With("fn", "ingest")})
+		Bodies: bodies, Log: telemetry.NewLogger(&p.logs, level).With("fn", "ingest")})
 
 	// functions/processor
 	pcfg, err := config.LoadProcessor(getenv)
@@ -231,6 +246,7 @@ func (p *pipeline) wire(ctx context.Context) {
 		Metrics:  &p.logs,
 		Breakers: breaker.New(breakerstore.New(p.breakerTable, breakerDDB, breakerstore.Options{}), set),
 		Attempts: store,
+		Bodies:   bodies,
 		Observe:  p.observe,
 	})
 
@@ -345,12 +361,15 @@ func (p *pipeline) usage(t *testing.T) billing.Usage {
 		t.Logf("%d receives of the event source mapping found nothing; left out", idle)
 	}
 	reqs := p.all.Snapshot().Sub(billing.Counts{receiveOp: idle})
+	// An empty receive is one chunk.
+	chunks := p.all.Chunks().Sub(billing.Counts{receiveOp: idle})
 	return billing.Usage{
 		APIGateway: int(p.apiRequests.Load()),
 		Invocations: map[string]int{billing.FnIngest: int(p.ingestInv.Load()), billing.FnProcessor: int(p.procInv.Load()),
 			billing.FnRedrive: int(p.redriveInv.Load())},
-		Requests: reqs,
-		LogBytes: int(p.logs.n.Load()),
+		Requests:  reqs,
+		SQSChunks: chunks,
+		LogBytes:  int(p.logs.n.Load()),
 	}
 }
 
@@ -363,8 +382,9 @@ func newIDs(n int) []string {
 	return ids
 }
 
-// body is the webhook of id: a payment_intent.succeeded event of bodyBytes bytes,
-// made once and then the same on every delivery, as Stripe redelivers it.
+// body is the webhook of id: a payment_intent.succeeded event of p.bodySize bytes
+// (when it was first made), made once and then the same on every delivery, as
+// Stripe redelivers it.
 func (p *pipeline) body(id string) []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -380,10 +400,10 @@ func (p *pipeline) body(id string) []byte {
 		}},
 	}
 	b, _ := json.Marshal(ev)
-	ev["data"].(map[string]any)["object"].(map[string]any)["description"] = strings.Repeat("x", bodyBytes-len(b))
+	ev["data"].(map[string]any)["object"].(map[string]any)["description"] = strings.Repeat("x", p.bodySize-len(b))
 	b, _ = json.Marshal(ev)
-	if len(b) != bodyBytes {
-		p.t.Fatalf("webhook body of %d bytes, want %d", len(b), bodyBytes)
+	if len(b) != p.bodySize {
+		p.t.Fatalf("webhook body of %d bytes, want %d", len(b), p.bodySize)
 	}
 	p.bodies[id] = b
 	return b
@@ -637,4 +657,14 @@ func (d *destination) total() int {
 // one per cache TTL, and one more for the window the scenario started in.
 func readsBound(elapsed, ttl time.Duration) int {
 	return int(math.Ceil(float64(elapsed)/float64(ttl))) + 1
+}
+
+// objects is the number of bodies in the bucket.
+func (p *pipeline) objects() int {
+	p.t.Helper()
+	out, err := p.adminS3.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(p.bucket)})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return len(out.Contents)
 }

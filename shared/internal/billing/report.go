@@ -2,6 +2,9 @@ package billing
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"sort"
 	"strings"
 )
 
@@ -24,21 +27,48 @@ type Usage struct {
 	// Requests are the AWS SDK requests the functions and the event source mapping
 	// made (a Counter's).
 	Requests Counts
+	// SQSChunks are the SQS requests in 64 KB chunks, by operation (a Counter's
+	// Chunks): what SQS bills. An SQS operation missing from it is one chunk per
+	// request.
+	SQSChunks Counts
 	// LogBytes is what the functions wrote to their logs (CloudWatch Logs bills
 	// ingestion by the byte).
 	LogBytes int
 }
 
 // PerWebhook is billable requests, and bytes logged, per webhook. Billable is
-// APIGateway + LambdaInvokes + SQS + DynamoDBReads + DynamoDBWrites.
+// APIGateway + LambdaInvokes + SQS + DynamoDBReads + DynamoDBWrites + S3Puts +
+// S3Gets. SQS is in 64 KB chunks, as SQS bills; SQSCalls are the API calls behind
+// them (equal when every payload is under 64 KB). APIGateway is requests, whatever
+// their size (the HTTP API meters them in 512 KB increments: the cost model
+// applies them).
 type PerWebhook struct {
 	APIGateway     float64 `json:"apiGateway"`
 	LambdaInvokes  float64 `json:"lambdaInvokes"`
 	SQS            float64 `json:"sqs"`
+	SQSCalls       float64 `json:"sqsCalls"`
 	DynamoDBReads  float64 `json:"dynamodbReads"`
 	DynamoDBWrites float64 `json:"dynamodbWrites"`
+	S3Puts         float64 `json:"s3Puts"`
+	S3Gets         float64 `json:"s3Gets"`
 	Billable       float64 `json:"billable"`
 	LogBytes       float64 `json:"logBytes"`
+}
+
+// sqsChunks is the SQS requests in chunks: SQSChunks where it has the operation,
+// one per request where not.
+func (u Usage) sqsChunks() int {
+	n := 0
+	for op, v := range u.Requests {
+		if Classify(op) != SQSRequest {
+			continue
+		}
+		if c, ok := u.SQSChunks[op]; ok {
+			v = c
+		}
+		n += v
+	}
+	return n
 }
 
 // PerWebhook divides u among webhooks webhooks (at least 1).
@@ -48,28 +78,37 @@ func (u Usage) PerWebhook(webhooks int) PerWebhook {
 	for _, v := range u.Invocations {
 		invokes += v
 	}
+	chunks := u.sqsChunks()
 	p := PerWebhook{
 		APIGateway:     float64(u.APIGateway) / n,
 		LambdaInvokes:  float64(invokes) / n,
-		SQS:            float64(u.Requests.Of(SQSRequest)) / n,
+		SQS:            float64(chunks) / n,
+		SQSCalls:       float64(u.Requests.Of(SQSRequest)) / n,
 		DynamoDBReads:  float64(u.Requests.Of(DynamoDBRead)) / n,
 		DynamoDBWrites: float64(u.Requests.Of(DynamoDBWrite)) / n,
+		S3Puts:         float64(u.Requests.Of(S3Put)) / n,
+		S3Gets:         float64(u.Requests.Of(S3Get)) / n,
 		LogBytes:       float64(u.LogBytes) / n,
 	}
-	p.Billable = float64(u.APIGateway+invokes+u.Requests.Of(SQSRequest)+u.Requests.Of(DynamoDBRead)+u.Requests.Of(DynamoDBWrite)) / n
+	p.Billable = float64(u.APIGateway+invokes+chunks+u.Requests.Of(DynamoDBRead)+u.Requests.Of(DynamoDBWrite)+
+		u.Requests.Of(S3Put)+u.Requests.Of(S3Get)) / n
 	return p
 }
 
 // Scenario is one traffic pattern's cost.
 type Scenario struct {
-	Name        string     `json:"name"`
-	Description string     `json:"description"`
-	Webhooks    int        `json:"webhooks"`
-	PerWebhook  PerWebhook `json:"perWebhook"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Webhooks    int    `json:"webhooks"`
+	// BodyBytes is the size of each webhook's body in bytes.
+	BodyBytes  int        `json:"bodyBytes"`
+	PerWebhook PerWebhook `json:"perWebhook"`
 	// Lambda are the invocations by function; every function is listed, 0 included.
 	Lambda map[string]int `json:"lambda"`
-	// Operations are the AWS SDK requests by "Service.Operation".
+	// Operations are the AWS SDK requests by "Service.Operation"; SQSChunks the SQS
+	// ones in 64 KB chunks.
 	Operations map[string]int `json:"operations"`
+	SQSChunks  map[string]int `json:"sqsChunks,omitempty"`
 }
 
 // NewScenario is the scenario of webhooks webhooks that used u.
@@ -79,7 +118,7 @@ func NewScenario(name, description string, webhooks int, u Usage) Scenario {
 		lambda[fn] += v
 	}
 	return Scenario{Name: name, Description: description, Webhooks: webhooks, PerWebhook: u.PerWebhook(webhooks),
-		Lambda: lambda, Operations: u.Requests.Names()}
+		Lambda: lambda, Operations: u.Requests.Names(), SQSChunks: u.SQSChunks.Names()}
 }
 
 // Report is requests.json: what the billing test measured, scenario by scenario.
@@ -98,12 +137,12 @@ type Report struct {
 // webhook, then its invocations and operations.
 func (r Report) Table() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-16s %5s %7s %7s %6s %7s %7s %8s %8s\n",
-		"scenario", "n", "apiGw", "invokes", "sqs", "ddbRead", "ddbWrit", "billable", "logBytes")
+	fmt.Fprintf(&b, "%-16s %5s %7s %7s %6s %7s %7s %7s %5s %5s %8s %8s\n",
+		"scenario", "n", "apiGw", "invokes", "sqs", "sqsCall", "ddbRead", "ddbWrit", "s3Put", "s3Get", "billable", "logBytes")
 	for _, s := range r.Scenarios {
 		p := s.PerWebhook
-		fmt.Fprintf(&b, "%-16s %5d %7.2f %7.2f %6.2f %7.3f %7.2f %8.2f %8.1f\n",
-			s.Name, s.Webhooks, p.APIGateway, p.LambdaInvokes, p.SQS, p.DynamoDBReads, p.DynamoDBWrites, p.Billable, p.LogBytes)
+		fmt.Fprintf(&b, "%-16s %5d %7.2f %7.2f %6.2f %7.2f %7.3f %7.2f %5.2f %5.2f %8.2f %8.1f\n",
+			s.Name, s.Webhooks, p.APIGateway, p.LambdaInvokes, p.SQS, p.SQSCalls, p.DynamoDBReads, p.DynamoDBWrites, p.S3Puts, p.S3Gets, p.Billable, p.LogBytes)
 	}
 	for _, s := range r.Scenarios {
 		ops := Counts{}
@@ -111,10 +150,33 @@ func (r Report) Table() string {
 			svc, op, _ := strings.Cut(name, ".")
 			ops[Op{Service: svc, Operation: op}] += v
 		}
-		fmt.Fprintf(&b, "  %s: lambda ingest=%d processor=%d redrive=%d; %s\n",
-			s.Name, s.Lambda[FnIngest], s.Lambda[FnProcessor], s.Lambda[FnRedrive], ops)
+		chunks := ""
+		if len(s.SQSChunks) > 0 && ops.Of(SQSRequest) != sumValues(s.SQSChunks) {
+			chunks = fmt.Sprintf("; SQS in 64 KB chunks: %s", namedCounts(s.SQSChunks))
+		}
+		fmt.Fprintf(&b, "  %s: lambda ingest=%d processor=%d redrive=%d; %s%s\n",
+			s.Name, s.Lambda[FnIngest], s.Lambda[FnProcessor], s.Lambda[FnRedrive], ops, chunks)
 	}
 	fmt.Fprintf(&b, "batches of %d; breaker reads per record (happy) %.3f; largest idempotency item %d bytes\n",
 		r.BatchSize, r.BreakerReadsPerRecord, r.MaxIdempotencyItemBytes)
 	return b.String()
+}
+
+func sumValues(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// namedCounts lists m in name order: "SQS.ReceiveMessage=3 SQS.SendMessage=20".
+func namedCounts(m map[string]int) string {
+	keys := slices.Collect(maps.Keys(m))
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
 }

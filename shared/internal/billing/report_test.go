@@ -2,6 +2,7 @@ package billing_test
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -27,6 +28,16 @@ func TestClassify(t *testing.T) {
 		{"DynamoDB", "TransactWriteItems", billing.DynamoDBWrite},
 		{"DynamoDB", "DescribeTable", billing.Other},
 		{"DynamoDB", "ExecuteStatement", billing.Other},
+		{"S3", "PutObject", billing.S3Put},
+		{"S3", "CopyObject", billing.S3Put},
+		{"S3", "ListObjects", billing.S3Put},
+		{"S3", "ListObjectsV2", billing.S3Put},
+		{"S3", "GetObject", billing.S3Get},
+		{"S3", "HeadObject", billing.S3Get},
+		{"S3", "DeleteObject", billing.Free},
+		{"S3", "CreateBucket", billing.Other},
+		{"SQS", "PutObject", billing.SQSRequest},
+		{"DynamoDB", "GetObject", billing.Other},
 		{"Secrets Manager", "GetSecretValue", billing.Other},
 		{"", "", billing.Other},
 	}
@@ -86,13 +97,40 @@ func TestUsagePerWebhook(t *testing.T) {
 		LogBytes: 700,
 	}
 	got := u.PerWebhook(20)
-	want := billing.PerWebhook{APIGateway: 1, LambdaInvokes: 1.1, SQS: 1.2, DynamoDBReads: 0.05, DynamoDBWrites: 2,
+	want := billing.PerWebhook{APIGateway: 1, LambdaInvokes: 1.1, SQS: 1.2, SQSCalls: 1.2, DynamoDBReads: 0.05, DynamoDBWrites: 2,
 		Billable: (20 + 22 + 24 + 1 + 40) / 20.0, LogBytes: 35}
 	if got != want {
 		t.Errorf("PerWebhook(20) = %+v\nwant %+v", got, want)
 	}
 	if sum := got.APIGateway + got.LambdaInvokes + got.SQS + got.DynamoDBReads + got.DynamoDBWrites; sum-got.Billable > 1e-9 || got.Billable-sum > 1e-9 {
 		t.Errorf("billable %v is not the sum of its parts %v", got.Billable, sum)
+	}
+}
+
+// SQS is billed in 64 KB chunks where they were counted; the claim check's S3
+// requests are billable, its free DELETE is not.
+func TestUsagePerWebhookChunksAndS3(t *testing.T) {
+	t.Parallel()
+	send := billing.Op{Service: "SQS", Operation: "SendMessage"}
+	recv := billing.Op{Service: "SQS", Operation: "ReceiveMessage"}
+	del := billing.Op{Service: "SQS", Operation: "DeleteMessageBatch"}
+	u := billing.Usage{
+		APIGateway:  10,
+		Invocations: map[string]int{billing.FnIngest: 10, billing.FnProcessor: 1},
+		Requests: billing.Counts{send: 10, recv: 1, del: 1,
+			{Service: "S3", Operation: "PutObject"}: 10, {Service: "S3", Operation: "GetObject"}: 10,
+			{Service: "S3", Operation: "DeleteObject"}: 10},
+		SQSChunks: billing.Counts{send: 20, recv: 16}, // DeleteMessageBatch absent: one each
+	}
+	got := u.PerWebhook(10)
+	want := billing.PerWebhook{APIGateway: 1, LambdaInvokes: 1.1, SQS: 3.7, SQSCalls: 1.2, S3Puts: 1, S3Gets: 1,
+		Billable: (10 + 11 + 37 + 10 + 10) / 10.0}
+	if math.Abs(got.SQS-want.SQS) > 1e-9 || math.Abs(got.Billable-want.Billable) > 1e-9 {
+		t.Fatalf("PerWebhook(10) = %+v\nwant %+v", got, want)
+	}
+	got.SQS, got.Billable = want.SQS, want.Billable
+	if got != want {
+		t.Errorf("PerWebhook(10) = %+v\nwant %+v", got, want)
 	}
 }
 
@@ -122,7 +160,7 @@ func TestReportJSONShape(t *testing.T) {
 		}
 	}
 	per := sc["perWebhook"].(map[string]any)
-	for _, k := range []string{"apiGateway", "lambdaInvokes", "sqs", "dynamodbReads", "dynamodbWrites", "billable", "logBytes"} {
+	for _, k := range []string{"apiGateway", "lambdaInvokes", "sqs", "sqsCalls", "dynamodbReads", "dynamodbWrites", "s3Puts", "s3Gets", "billable", "logBytes"} {
 		if _, ok := per[k]; !ok {
 			t.Errorf("perWebhook JSON has no %q: %s", k, raw)
 		}
