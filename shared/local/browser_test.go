@@ -201,6 +201,14 @@ func TestE2EBrowserLiveView(t *testing.T) {
 		return ok, string(b)
 	})
 	pg.untilText("count-dead-lettered", "3")
+
+	// Where is my event: a click on a dead letter's key inspects it.
+	key := eval[string](pg, `document.querySelector("#dlq-rows td.key").dataset.key`)
+	eval[bool](pg, `document.querySelector("#dlq-rows td.key").click(), true`)
+	pg.until("the dead letter inspected", func() (bool, string) {
+		got := pg.text("inspect-result")
+		return strings.HasPrefix(got, key+"  deadLettered") && strings.Contains(got, "HTTP 400"), got
+	})
 	shot(t, ctx, "live-view.png")
 
 	pg.click("dry-run")
@@ -228,6 +236,12 @@ func TestE2EBrowserLiveView(t *testing.T) {
 	if st := p.Status(ctx, 0); st.Demo.Repeats != 0 || st.DLQ.Total() != 0 {
 		t.Fatalf("after the replay: %+v", st)
 	}
+	pg.fill("inspect-key", key)
+	pg.click("inspect")
+	pg.until("the replayed event completed", func() (bool, string) {
+		got := pg.text("inspect-result")
+		return strings.HasPrefix(got, key+"  completed"), got
+	})
 }
 
 // shot saves a screenshot of the browser window (1400 x 1100) into

@@ -41,7 +41,8 @@ const (
 //	GET  /api/status          counts, queues, destination, breakers, recent events (?recent=N, at most 200; default 100)
 //	GET  /api/dlq             the head of the dead-letter queue (?limit=N, at most 500; default 50)
 //	POST /api/redrive         the redrive function: {"dryRun": true} is the DLQ report
-//	GET  /api/inspect?key=K   where the event of idempotency key K (source:id) is: one
+//	GET  /api/inspect?key=K   (&format=text for the text form) where the event of
+//	                          idempotency key K (source:id) is: one
 //	                          read of its record (inspect.Report as JSON)
 //	POST /api/send            a burst of signed samples to this ingest: {"n": 50, "dup": 0.2}
 func (p *Pipeline) Handler() http.Handler {
@@ -126,6 +127,9 @@ func (p *Pipeline) Handler() http.Handler {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		case err != nil:
 			writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		case r.URL.Query().Get("format") == "text":
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_ = rep.WriteText(w)
 		default:
 			writeJSON(w, http.StatusOK, rep)
 		}

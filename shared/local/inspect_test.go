@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/tenaz/tenaz/shared/inspect"
@@ -71,5 +72,20 @@ func TestInspectEndpoint(t *testing.T) {
 	_, r, body = getInspect(t, s.BaseURL, key)
 	if r.InDeadLetterQueue || r.ReplayedAt.IsZero() || r.Attempts != 1 {
 		t.Fatalf("replayed and completed event: %s", body)
+	}
+}
+
+// format=text answers the text form, headed by the key and its state.
+func TestInspectEndpointText(t *testing.T) {
+	_, s := start(t)
+	resp, err := http.Get(s.BaseURL + "/api/inspect?format=text&key=" + url.QueryEscape("stripe:evt_never"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") ||
+		!strings.HasPrefix(string(b), "stripe:evt_never  unknown") {
+		t.Fatalf("text inspect: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
 }
