@@ -59,31 +59,33 @@ func (e *Envelope) Attributes() map[string]string {
 	return map[string]string{AttrSource: e.Source, AttrType: e.Type, AttrKey: e.Key()}
 }
 
-// wire is the JSON object on the queue. encoding/json writes its members in this
-// order, the headers sorted by name.
-type wire struct {
-	V            int               `json:"v"`
-	Source       string            `json:"source"`
-	ID           string            `json:"id"`
-	Type         string            `json:"type"`
-	ReceivedAt   time.Time         `json:"receivedAt"`
-	Headers      map[string]string `json:"headers,omitempty"`
-	Body         string            `json:"body"`
-	BodyEncoding string            `json:"bodyEncoding,omitempty"`
-	BodyRef      string            `json:"bodyRef,omitempty"`
-	BodySHA256   string            `json:"bodySha256,omitempty"`
-}
-
-// wireRef is the version 2 message: wire without the body members.
-type wireRef struct {
+// head is what every version of the message starts with. encoding/json writes its
+// members in this order, the headers sorted by name, before those of the struct
+// that embeds it.
+type head struct {
 	V          int               `json:"v"`
 	Source     string            `json:"source"`
 	ID         string            `json:"id"`
 	Type       string            `json:"type"`
 	ReceivedAt time.Time         `json:"receivedAt"`
 	Headers    map[string]string `json:"headers,omitempty"`
-	BodyRef    string            `json:"bodyRef"`
-	BodySHA256 string            `json:"bodySha256"`
+}
+
+// wire is the JSON object on the queue, as Decode reads every version and Encode
+// writes version 1.
+type wire struct {
+	head
+	Body         string `json:"body"`
+	BodyEncoding string `json:"bodyEncoding,omitempty"`
+	BodyRef      string `json:"bodyRef,omitempty"`
+	BodySHA256   string `json:"bodySha256,omitempty"`
+}
+
+// wireRef is the version 2 message: a reference to the stored body instead of it.
+type wireRef struct {
+	head
+	BodyRef    string `json:"bodyRef"`
+	BodySHA256 string `json:"bodySha256"`
 }
 
 const encodingBase64 = "base64"
@@ -97,18 +99,12 @@ func Encode(e *Envelope) ([]byte, error) {
 	if err := e.validate(); err != nil {
 		return nil, err
 	}
-	w := wire{
-		V:          Version,
-		Source:     e.Source,
-		ID:         e.ID,
-		Type:       e.Type,
-		ReceivedAt: e.ReceivedAt.UTC(),
-		Headers:    e.Headers,
-	}
+	h := head{V: Version, Source: e.Source, ID: e.ID, Type: e.Type, ReceivedAt: e.ReceivedAt.UTC(), Headers: e.Headers}
 	if e.Stored() {
-		return marshal(&wireRef{V: VersionRef, Source: w.Source, ID: w.ID, Type: w.Type, ReceivedAt: w.ReceivedAt,
-			Headers: w.Headers, BodyRef: e.BodyRef, BodySHA256: e.BodySHA256})
+		h.V = VersionRef
+		return marshal(&wireRef{head: h, BodyRef: e.BodyRef, BodySHA256: e.BodySHA256})
 	}
+	w := wire{head: h}
 	if inlineLen(e.Body) <= base64.StdEncoding.EncodedLen(len(e.Body)) {
 		w.Body = string(e.Body)
 	} else {
