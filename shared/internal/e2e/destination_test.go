@@ -17,6 +17,8 @@ import (
 // no stored answer yet.
 type answer struct {
 	status int // a 2xx status applies the effect and stores the answer under the key
+	// retryAfter, when set, is sent as the Retry-After header.
+	retryAfter string
 	// hold, when set, delays the answer until it is closed. If the caller goes away
 	// first (it timed out or was killed), the answer never arrives; an effect that was
 	// applied stays applied.
@@ -106,6 +108,9 @@ func (d *destination) serve(w http.ResponseWriter, r *http.Request, body string,
 		case <-closing:
 			return
 		}
+	}
+	if a.retryAfter != "" {
+		w.Header().Set("Retry-After", a.retryAfter)
 	}
 	w.WriteHeader(a.status)
 	_, _ = io.WriteString(w, `{"ok":true}`)

@@ -1,0 +1,105 @@
+//go:build integration
+
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/envelope"
+	"github.com/tenaz/tenaz/shared/processor"
+	"github.com/tenaz/tenaz/shared/route"
+)
+
+// A destination asking for a day's pause (Retry-After: 86400) gets the event again
+// after the retry maximum (1 s here), not a day later: the processor caps what a
+// destination asks for, so no record waits out the queue's retention on its word.
+func TestE2ERetryAfterIsCapped(t *testing.T) {
+	stripe := sample(t, "stripe.json")
+	key := stripe.Source + ":" + stripe.ID
+	dest := newDestination(t, func(n int) answer {
+		if n == 1 {
+			return answer{status: http.StatusServiceUnavailable, retryAfter: "86400"}
+		}
+		return answer{status: http.StatusOK}
+	})
+	p := newPipeline(t, []route.Config{{Source: stripe.Source, URL: dest.url}})
+	p.send(stripe)
+	fn := p.startProcessor("processor")
+	poller := p.poll(invokeFn(fn), 0)
+	p.settled(poller, 1)
+	got := dest.received(key)
+	if len(got) != 2 || dest.effectsOf(key) != 1 {
+		t.Fatalf("%d deliveries (%v), %d effects; want the refused one and one applied", len(got), statuses(got), dest.effectsOf(key))
+	}
+	if gap := got[1].at.Sub(got[0].at); gap > 10*time.Second {
+		t.Fatalf("second delivery %v after the first: Retry-After was not capped at the retry maximum", gap)
+	}
+	wantOutcomes(t, map[processor.Outcome]int64{processor.Retried: 1, processor.Processed: 1}, fn)
+}
+
+// A record whose next delivery would come after the end of the queue's retention is
+// dead-lettered with reason "expiring" instead of being left for SQS to drop. The
+// processor is told a retention of 2 minutes: with its 15-minute margin, the first
+// transient failure already cannot fit.
+func TestE2EExpiringIsDeadLettered(t *testing.T) {
+	stripe := sample(t, "stripe.json")
+	key := stripe.Source + ":" + stripe.ID
+	dest := newDestination(t, func(int) answer { return answer{status: http.StatusServiceUnavailable} })
+	p := newPipelineWith(t, []route.Config{{Source: stripe.Source, URL: dest.url}}, pipelineOptions{
+		env: []string{config.EnvQueueRetention + "=120", config.EnvDeferMax + "=60"},
+	})
+	p.send(stripe)
+	fn := p.startProcessor("processor")
+	poller := p.poll(invokeFn(fn), 0)
+	p.settled(poller, 1)
+	if n := len(dest.received(key)); n != 1 {
+		t.Fatalf("%d deliveries, want the one attempt", n)
+	}
+	rep := replay(t, p.startRedrive(), `{"dryRun": true}`)
+	expiring := 0
+	for k, n := range rep.ByError {
+		if strings.HasPrefix(k, envelope.ReasonExpiring+": ") && strings.Contains(k, "503") {
+			expiring += n
+		}
+	}
+	if rep.Counts.DryRun != 1 || expiring != 1 {
+		t.Fatalf("dry run %+v: want the event under %s with the destination's answer", rep, envelope.ReasonExpiring)
+	}
+	wantOutcomes(t, map[processor.Outcome]int64{processor.DeadLettered: 1}, fn)
+}
+
+// The redrive function refuses a request with no payload, an empty one or null (once
+// the way to replay the whole DLQ by accident) and changes nothing; {} stays the
+// explicit "every message".
+func TestE2ERedriveRefusesAnEmptyRequest(t *testing.T) {
+	ctx := context.Background()
+	stripe := sample(t, "stripe.json")
+	dest := newDestination(t, func(int) answer { return answer{status: http.StatusBadRequest} })
+	p := newPipeline(t, []route.Config{{Source: stripe.Source, URL: dest.url}})
+	p.send(stripe)
+	fn := p.startProcessor("processor")
+	poller := p.poll(invokeFn(fn), 0)
+	p.settled(poller, 1)
+	if n := p.dlqDepth(); n != 1 {
+		t.Fatalf("DLQ holds %d, want 1", n)
+	}
+	redriveFn := p.startRedrive()
+	for req, want := range map[string]string{`null`: "the request is empty", `""`: "want an object"} {
+		var out map[string]any
+		err := redriveFn.Invoke(ctx, jsonRaw(req), &out)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("redrive %s: %v, %v; want it refused (%q)", req, out, err, want)
+		}
+	}
+	if d, err := p.dlq.Depth(ctx); err != nil || d.Visible != 1 {
+		t.Fatalf("DLQ after the refusals: %+v, %v; want its message untouched", d, err)
+	}
+	if rep := replay(t, redriveFn, `{}`); rep.Counts.Moved != 1 {
+		t.Fatalf("{} moved %+v, want the one message", rep.Counts)
+	}
+}
