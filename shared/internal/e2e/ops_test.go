@@ -60,6 +60,11 @@ func TestE2EExpiringIsDeadLettered(t *testing.T) {
 	if n := len(dest.received(key)); n != 1 {
 		t.Fatalf("%d deliveries, want the one attempt", n)
 	}
+	// The processor binary marked the dead letter on the event's record: inspect
+	// answers from it without reading the DLQ.
+	if rec := p.record(key); rec == nil || rec.DeadLetterReason != envelope.ReasonExpiring || !rec.DeadLetterWaiting() {
+		t.Fatalf("idempotency record %+v: want it marked dead-lettered as %s", rec, envelope.ReasonExpiring)
+	}
 	rep := replay(t, p.startRedrive(), `{"dryRun": true}`)
 	expiring := 0
 	for k, n := range rep.ByError {
