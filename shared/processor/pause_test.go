@@ -113,3 +113,25 @@ func TestPausedDestinationReceivesNothingUntilResumed(t *testing.T) {
 	}
 	t.Logf("6 h pause: at most %d receives per message", s.maxReceives)
 }
+
+// A pause that outlasts the queue's retention dead-letters its records as expiring,
+// saying they waited on a pause: in the DLQ for a replay, never silently deleted.
+func TestPauseDeferralPastRetentionIsDeadLetteredAsExpiring(t *testing.T) {
+	t.Parallel()
+	h, b, _ := breakerHarness(t, processor.Settings{})
+	fx := newEffects()
+	h.route("stripe", fx)
+	if _, err := b.Pause(context.Background(), "stripe"); err != nil {
+		t.Fatal(err)
+	}
+	e := event("stripe", "evt_paused", "charge.succeeded")
+	fresh := h.handle(sentAgo(t, h, "m1", e, 1, time.Hour))
+	if r := h.result("m1"); !fresh["m1"] || r.Outcome != processor.Deferred || r.Reason != processor.ReasonPaused {
+		t.Fatalf("fresh record: %+v, want deferred while paused", r)
+	}
+	failed := h.handle(sentAgo(t, h, "m2", e, 1, 4*24*time.Hour-10*time.Minute))
+	assertExpiring(t, h, failed, "m2", processor.ReasonPaused)
+	if calls, _ := fx.count(); calls != 0 {
+		t.Fatal("a paused destination was called")
+	}
+}
