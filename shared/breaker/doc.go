@@ -39,6 +39,8 @@
 // the breaker with no failures, so the next call goes through at once, not as a
 // probe. The pause lives in the store like the rest of the state, so every container
 // sees it, within CacheTTL, and it survives restarts; a paused item never expires.
+// With the store unreachable, a container that knew of the pause keeps it; one that
+// never read the state (a cold start) lets calls through, as for any state.
 //
 // MemoryStore is the embedded store for local runs and tests; dynamostore is the
 // DynamoDB one; breakertest is the contract both pass.
