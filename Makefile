@@ -19,7 +19,7 @@ define lambda_build
 GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(2) ./functions/$(1)
 endef
 
-.PHONY: setup build test dev send bench deploy clean distclean lint build-IngestFunction build-ProcessorFunction build-RedriveFunction dlq-report replay inspect chaos
+.PHONY: setup build test dev send bench deploy clean distclean lint build-IngestFunction build-ProcessorFunction build-RedriveFunction dlq-report replay inspect pause resume destinations chaos
 
 setup:
 	bash infra/setup.sh
@@ -125,6 +125,35 @@ inspect:
 	  [ -x "$(SAM)" ] || { echo "make inspect: set TENAZ_IDEMPOTENCY_TABLE, or run 'make setup' for $(SAM)" >&2; exit 1; }; \
 	  $(SAM) list stack-outputs --stack-name $(STACK) --config-env $(ENV) --output json | go run ./infra/inspect -stack-outputs - $$flags '$(KEY)'; \
 	fi
+
+# Pause a destination: its records wait in the queue, spending no attempt, until it is
+# resumed; every processor container sees it within TENAZ_BREAKER_CACHE_MS (1 s).
+#   make pause DEST=orders.internal       DEST is a route's dependency (default: its URL's host)
+#   make resume DEST=orders.internal      closes its breaker: the records go through within DeferMax
+#   make destinations                     every breaker, open or paused (DEST=a,b: only those)
+#   LOCAL=1 ...                           the local runner of `make dev` instead
+# The table is TENAZ_BREAKER_TABLE, or else the stack's BreakerTableName output (STACK,
+# ENV as above); REGION, when set, is the table's region.
+define destination_run
+	@flags='$(if $(REGION),-region $(REGION))'; \
+	if [ -n "$(LOCAL)" ]; then \
+	  go run ./infra/destination -local '$(LOCAL_URL)' $$flags $(1); \
+	elif [ -n "$${TENAZ_BREAKER_TABLE:-}" ]; then \
+	  go run ./infra/destination $$flags $(1); \
+	else \
+	  [ -x "$(SAM)" ] || { echo "make $@: set TENAZ_BREAKER_TABLE, or run 'make setup' for $(SAM)" >&2; exit 1; }; \
+	  $(SAM) list stack-outputs --stack-name $(STACK) --config-env $(ENV) --output json | go run ./infra/destination -stack-outputs - $$flags $(1); \
+	fi
+endef
+
+pause resume:
+	@[ -n '$(DEST)' ] || { echo "make $@: set DEST, e.g. DEST=orders.internal (a route's dependency)" >&2; exit 2; }
+	$(call destination_run,$@ '$(DEST)')
+
+destinations:
+	$(call destination_run,status $(subst $(comma), ,$(DEST)))
+
+comma := ,
 
 # The chaos ledger: webhooks through the pipeline with faults injected at random.
 chaos:

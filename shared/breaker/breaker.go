@@ -229,7 +229,8 @@ const (
 
 // Allow asks whether a call to the dependency name may be made now. It returns a
 // Ticket to pass to Report, or an *OpenError (errors.Is(err, ErrOpen)) with the time
-// the call may be tried again. Its only other error is the context's.
+// the call may be tried again, or a *PausedError (errors.Is(err, ErrPaused)) while an
+// operator has paused the dependency. Its only other error is the context's.
 //
 // On the happy path (closed, state cached) Allow makes no store call. When the open
 // period has ended, the first caller across all containers to win the probe lease gets
@@ -246,6 +247,8 @@ func (b *Breaker) Allow(ctx context.Context, name string) (Ticket, error) {
 	}
 	for range maxProbeRounds {
 		switch {
+		case rec.Paused():
+			return Ticket{}, &PausedError{Name: name, PausedAt: rec.PausedAt}
 		case rec.State == Closed:
 			return Ticket{name: name, gen: rec.Generation}, nil
 		case rec.State == Open && now.Before(rec.OpenUntil):
@@ -292,7 +295,7 @@ func (b *Breaker) Report(ctx context.Context, t Ticket, success bool) error {
 		return b.reportProbe(ctx, e, t, success, now)
 	}
 	e.mu.Lock()
-	stale := !e.readAt.IsZero() && e.rec.Generation > t.gen
+	stale := !e.readAt.IsZero() && (e.rec.Generation > t.gen || e.rec.Paused())
 	e.mu.Unlock()
 	if stale {
 		return nil
@@ -363,10 +366,42 @@ func (b *Breaker) Release(ctx context.Context, t Ticket) error {
 	return nil
 }
 
+// Pause holds every call to the dependency name until Resume, whatever the breaker's
+// state: Allow refuses with a *PausedError, no probe is granted and no failure is
+// counted (the pause bumps the generation, so the reports of calls already under way
+// are ignored). It is shared through the store and survives restarts; this Breaker
+// sees it at once, the other containers within CacheTTL. Pausing a paused breaker
+// changes nothing. It answers the state after the call.
+func (b *Breaker) Pause(ctx context.Context, name string) (Snapshot, error) {
+	return b.operate(ctx, "pause", name, b.store.Pause)
+}
+
+// Resume ends a pause: the breaker is closed, with no failures counted, and the next
+// Allow lets the call through (no probe). This Breaker sees it at once, the other
+// containers within CacheTTL. Resuming a breaker that is not paused changes nothing,
+// not even an open breaker. It answers the state after the call.
+func (b *Breaker) Resume(ctx context.Context, name string) (Snapshot, error) {
+	return b.operate(ctx, "resume", name, b.store.Resume)
+}
+
+func (b *Breaker) operate(ctx context.Context, op, name string, write func(context.Context, string, time.Time) (Record, bool, error)) (Snapshot, error) {
+	if name == "" {
+		return Snapshot{}, fmt.Errorf("%s: %w", op, errNoName)
+	}
+	now := b.set.Now()
+	rec, _, err := write(ctx, name, now)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("breaker %s: %s: %w", name, op, err)
+	}
+	// Won or not, rec is the stored state: the cache takes it as a read.
+	b.entry(name).update(rec, now, true)
+	return snapshot(rec, now, b.set.Window), nil
+}
+
 // Do runs fn if the breaker allows a call to name, and reports its result:
 // Settings.IsFailure decides whether fn's error counts as a failure. It returns fn's
-// error, or an *OpenError without calling fn when the breaker is open, or the
-// context's error. A store error while reporting goes to Settings.OnStoreError, not
+// error, or an *OpenError without calling fn when the breaker is open, or a
+// *PausedError when it is paused, or the context's error. A store error while reporting goes to Settings.OnStoreError, not
 // to the caller: fn's result is what the caller must act on.
 //
 // If fn panics, nothing is reported; a probe's lease then runs out and another

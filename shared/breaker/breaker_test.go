@@ -351,3 +351,35 @@ func TestOnlyTheWinnerReportsATransition(t *testing.T) {
 		t.Fatalf("transitions = %+v, want one Closed → Open", tr)
 	}
 }
+
+// A container that knows of a pause keeps it while the store is unreachable: the
+// fail-open rule lets calls through only where the store alone could decide.
+func TestPauseHoldsWhileTheStoreFails(t *testing.T) {
+	t.Parallel()
+	b, store, clock, rec := newBreaker(t, nil)
+	if _, err := b.Pause(ctx, "crm"); err != nil {
+		t.Fatal(err)
+	}
+	store.SetFault(func(op, name string) error { return fmt.Errorf("throttled: %w", breaker.ErrUnavailable) })
+	clock.Advance(10 * breakertest.Settings.CacheTTL)
+	if _, err := b.Allow(ctx, "crm"); !errors.Is(err, breaker.ErrPaused) {
+		t.Fatalf("allow with the store down = %v, want ErrPaused", err)
+	}
+	if len(rec.StoreErrors()) == 0 {
+		t.Fatal("the failed read was not reported")
+	}
+	// Pause and resume themselves fail with the store's error, transient.
+	if _, err := b.Resume(ctx, "crm"); !errors.Is(err, breaker.ErrUnavailable) {
+		t.Fatalf("resume with the store down = %v, want ErrUnavailable", err)
+	}
+	store.SetFault(nil)
+	if _, err := b.Resume(ctx, "crm"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Allow(ctx, "crm"); err != nil {
+		t.Fatalf("allow after the resume = %v", err)
+	}
+	if _, err := b.Pause(ctx, ""); !retry.IsPermanent(err) {
+		t.Fatalf("pause of an empty name = %v, want a permanent error", err)
+	}
+}

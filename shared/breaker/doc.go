@@ -33,6 +33,15 @@
 //     help: ErrUnavailable is transient; a request the store rejects is
 //     retry.Permanent.
 //
+// An operator may pause a dependency (Breaker.Pause) and resume it (Breaker.Resume):
+// while paused, Allow refuses every call with a *PausedError (ErrPaused, not ErrOpen),
+// whatever the state; no probe is granted and no failure is counted. A resume closes
+// the breaker with no failures, so the next call goes through at once, not as a
+// probe. The pause lives in the store like the rest of the state, so every container
+// sees it, within CacheTTL, and it survives restarts; a paused item never expires.
+// With the store unreachable, a container that knew of the pause keeps it; one that
+// never read the state (a cold start) lets calls through, as for any state.
+//
 // MemoryStore is the embedded store for local runs and tests; dynamostore is the
 // DynamoDB one; breakertest is the contract both pass.
 package breaker

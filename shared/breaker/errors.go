@@ -37,3 +37,23 @@ func RetryAt(err error) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// ErrPaused matches, with errors.Is, every *PausedError: an operator paused the
+// destination. It does not match ErrOpen.
+var ErrPaused = errors.New("destination paused")
+
+// PausedError is the answer of Allow and Do while an operator has paused the
+// breaker (Breaker.Pause). Like an open breaker's refusal it is transient: the event
+// should wait, not be dead-lettered. There is no RetryAt: the pause lasts until
+// someone resumes it, so the caller chooses when to look again.
+type PausedError struct {
+	Name     string
+	PausedAt time.Time
+}
+
+func (e *PausedError) Error() string {
+	return fmt.Sprintf("destination %s is paused since %s", e.Name, e.PausedAt.UTC().Format(time.RFC3339Nano))
+}
+
+// Is reports whether target is ErrPaused.
+func (e *PausedError) Is(target error) bool { return target == ErrPaused }

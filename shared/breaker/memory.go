@@ -26,7 +26,8 @@ func NewMemoryStore() *MemoryStore {
 }
 
 // SetFault installs a hook called before every operation with its name ("load",
-// "recordFailure", "open", "acquireProbe", "close") and the breaker name. A non-nil
+// "recordFailure", "open", "acquireProbe", "releaseProbe", "close", "pause",
+// "resume") and the breaker name. A non-nil
 // error fails the operation, changing nothing, and is returned wrapped; return one
 // that wraps ErrUnavailable to act like a throttled backend. nil removes the hook.
 func (m *MemoryStore) SetFault(f func(op, name string) error) {
@@ -82,7 +83,7 @@ func (m *MemoryStore) RecordFailure(ctx context.Context, name string, gen uint64
 	}
 	defer m.mu.Unlock()
 	r, _ := m.get(name)
-	if r.State != Closed || r.Generation != gen {
+	if r.State != Closed || r.Generation != gen || r.Paused() {
 		return r, false, nil
 	}
 	if windowCurrent(r.WindowStart, now, window) {
@@ -120,7 +121,7 @@ func (m *MemoryStore) AcquireProbe(ctx context.Context, name string, gen uint64,
 	nowMs := now.UnixMilli()
 	free := (r.State == Open && r.OpenUntil.UnixMilli() <= nowMs) ||
 		(r.State == HalfOpen && r.ProbeUntil.UnixMilli() <= nowMs)
-	if !ok || r.Generation != gen || !free {
+	if !ok || r.Generation != gen || !free || r.Paused() {
 		return r, false, nil
 	}
 	r.State, r.Generation, r.ProbeUntil = HalfOpen, gen+1, ms(leaseUntil)
@@ -154,6 +155,37 @@ func (m *MemoryStore) Close(ctx context.Context, name string, gen uint64, now ti
 		return r, false, nil
 	}
 	r = Record{Name: name, State: Closed, Generation: gen + 1}
+	m.items[name] = r
+	return r, true, nil
+}
+
+// Pause implements Store.
+func (m *MemoryStore) Pause(ctx context.Context, name string, now time.Time) (Record, bool, error) {
+	if err := m.begin(ctx, "pause", name); err != nil {
+		return Record{}, false, err
+	}
+	defer m.mu.Unlock()
+	r, _ := m.get(name)
+	if r.Paused() {
+		return r, false, nil
+	}
+	r.Generation++
+	r.PausedAt = ms(now)
+	m.items[name] = r
+	return r, true, nil
+}
+
+// Resume implements Store.
+func (m *MemoryStore) Resume(ctx context.Context, name string, now time.Time) (Record, bool, error) {
+	if err := m.begin(ctx, "resume", name); err != nil {
+		return Record{}, false, err
+	}
+	defer m.mu.Unlock()
+	r, _ := m.get(name)
+	if !r.Paused() {
+		return r, false, nil
+	}
+	r = Record{Name: name, State: Closed, Generation: r.Generation + 1}
 	m.items[name] = r
 	return r, true, nil
 }

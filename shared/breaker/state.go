@@ -74,7 +74,13 @@ type Record struct {
 	OpenedAt    time.Time // start of the current open period (Open, HalfOpen)
 	OpenUntil   time.Time // end of the open period: from then a probe may be tried
 	ProbeUntil  time.Time // end of the probe lease (HalfOpen); zero otherwise
+	// PausedAt is when an operator paused the breaker; zero when it is not paused. A
+	// paused breaker refuses every call whatever its State, until resumed.
+	PausedAt time.Time
 }
+
+// Paused reports whether an operator paused the breaker.
+func (r Record) Paused() bool { return !r.PausedAt.IsZero() }
 
 // FailuresAt returns the failures that count at now in a window of the given length:
 // Failures while the breaker is closed and its window has not passed, else 0.
@@ -118,6 +124,10 @@ type Snapshot struct {
 	// RetryAt is when a call may next be tried: the end of the open period (Open) or
 	// of the probe lease (HalfOpen); zero when closed.
 	RetryAt time.Time `json:"retryAt"`
+	// Paused is true while an operator holds the destination's calls (Pause), since
+	// PausedAt; State is then the state the breaker had when paused.
+	Paused   bool      `json:"paused"`
+	PausedAt time.Time `json:"pausedAt,omitzero"`
 }
 
 // Transition is one change of a breaker's generation, reported once, by the Breaker
@@ -134,7 +144,7 @@ type Transition struct {
 }
 
 func snapshot(r Record, now time.Time, window time.Duration) Snapshot {
-	s := Snapshot{Name: r.Name, State: r.State, Generation: r.Generation}
+	s := Snapshot{Name: r.Name, State: r.State, Generation: r.Generation, Paused: r.Paused(), PausedAt: r.PausedAt}
 	switch r.State {
 	case Closed:
 		if windowCurrent(r.WindowStart, now, window) {

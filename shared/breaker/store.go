@@ -10,6 +10,9 @@ import (
 // Implementations: MemoryStore and dynamostore.Store; breakertest.Run checks both
 // against this contract.
 //
+// RecordFailure and AcquireProbe are also conditional on the breaker not being
+// paused; the others need not be, since a pause bumps the generation.
+//
 // Every write is conditional on the generation the caller saw (and on the state and
 // times that generation allows), so of many callers racing for one transition exactly
 // one wins. A write answers the record after it and won = true, or, when its condition
@@ -43,6 +46,15 @@ type Store interface {
 	// caller may probe at once, and bumps the generation (the released ticket is
 	// stale from then on). Condition: HalfOpen at generation gen.
 	ReleaseProbe(ctx context.Context, name string, gen uint64, now time.Time) (rec Record, won bool, err error)
+	// Pause marks the breaker paused at now and bumps the generation (tickets issued
+	// before are stale from then on), keeping its state and creating the record when
+	// there is none. A paused record never expires. Condition: not paused; pausing a
+	// paused breaker changes nothing and answers won = false.
+	Pause(ctx context.Context, name string, now time.Time) (rec Record, won bool, err error)
+	// Resume clears the pause and closes the breaker with no failures counted, and
+	// bumps the generation. Condition: paused; resuming a breaker that is not paused
+	// changes nothing (not even an open one) and answers won = false.
+	Resume(ctx context.Context, name string, now time.Time) (rec Record, won bool, err error)
 }
 
 // ErrUnavailable matches, with errors.Is, a store that is throttled, failing or

@@ -242,6 +242,31 @@ func TestE2EBrowserLiveView(t *testing.T) {
 		got := pg.text("inspect-result")
 		return strings.HasPrefix(got, key+"  completed"), got
 	})
+
+	// Pause the destination on its breaker row: a burst waits, unattempted; resume:
+	// each webhook is delivered once.
+	paused := func() (bool, string) {
+		p := eval[string](pg, fmt.Sprintf(`(document.getElementById(%q) || {dataset: {}}).dataset.paused || "(no row)"`, "breaker-"+dep))
+		return p == "true", p
+	}
+	holdButton := fmt.Sprintf(`document.getElementById(%q).querySelector("button[data-op]")`, "breaker-"+dep)
+	eval[bool](pg, holdButton+`.click(), true`)
+	pg.until("the destination paused", paused)
+	pg.burst(2, "0")
+	pg.until("records deferred while paused", func() (bool, string) {
+		rows := eval[[]string](pg, `[...document.querySelectorAll("#events tr")].map(r => r.textContent)`)
+		return len(rows) > 0 && strings.Contains(strings.Join(rows, "\n"), "paused"), strings.Join(rows[:min(3, len(rows))], " | ")
+	})
+	if got := pg.number("dest-effects"); got != 29 {
+		t.Fatalf("a paused destination received webhooks: effects %d, want 29", got)
+	}
+	if op := eval[string](pg, holdButton+`.dataset.op`); op != "resume" {
+		t.Fatalf("the paused row offers %q, want resume", op)
+	}
+	eval[bool](pg, holdButton+`.click(), true`)
+	pg.until("the destination resumed", func() (bool, string) { ok, seen := paused(); return !ok, seen })
+	pg.untilText("count-processed", "31")
+	pg.untilText("dest-effects", "31")
 }
 
 // shot saves a screenshot of the browser window (1400 x 1100) into

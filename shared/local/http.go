@@ -45,6 +45,9 @@ const (
 //	                          idempotency key K (source:id) is: one
 //	                          read of its record (inspect.Report as JSON)
 //	POST /api/send            a burst of signed samples to this ingest: {"n": 50, "dup": 0.2}
+//	POST /api/destinations/{name}/pause   hold the destination's records (no attempt spent)
+//	POST /api/destinations/{name}/resume  let them through again; both answer its BreakerState
+//	                          (404 for a destination no route calls)
 func (p *Pipeline) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/{source}", p.Ingest.Handler())
@@ -158,6 +161,21 @@ func (p *Pipeline) Handler() http.Handler {
 			writeJSON(w, http.StatusOK, res)
 		}
 	})
+	for op, do := range map[string]func(context.Context, string) (BreakerState, error){"pause": p.Pause, "resume": p.Resume} {
+		mux.HandleFunc("POST /api/destinations/{name}/"+op, func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+			defer cancel()
+			st, err := do(ctx, r.PathValue("name"))
+			switch {
+			case errors.Is(err, ErrUnknownDestination):
+				writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			case err != nil:
+				writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+			default:
+				writeJSON(w, http.StatusOK, st)
+			}
+		})
+	}
 	return mux
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/redrive"
+	"github.com/tenaz/tenaz/shared/retry"
 	"github.com/tenaz/tenaz/shared/route"
 	"github.com/tenaz/tenaz/shared/webhook"
 )
@@ -263,7 +265,51 @@ type BreakerState struct {
 	State      string     `json:"state"` // closed | open | half-open | unknown
 	Failures   int        `json:"failures"`
 	RetryAt    *time.Time `json:"retryAt,omitempty"`
-	Error      string     `json:"error,omitempty"` // the state could not be read
+	// Paused is true while an operator holds the destination's records (Pause);
+	// State is then the breaker's state underneath.
+	Paused   bool       `json:"paused"`
+	PausedAt *time.Time `json:"pausedAt,omitempty"`
+	Error    string     `json:"error,omitempty"` // the state could not be read
+}
+
+func breakerState(snap breaker.Snapshot) BreakerState {
+	b := BreakerState{Dependency: snap.Name, State: snap.State.String(), Failures: snap.Failures, Paused: snap.Paused}
+	if !snap.RetryAt.IsZero() {
+		b.RetryAt = &snap.RetryAt
+	}
+	if snap.Paused {
+		b.PausedAt = &snap.PausedAt
+	}
+	return b
+}
+
+// ErrUnknownDestination is the answer of Pause and Resume for a name that no route
+// calls. Permanent.
+var ErrUnknownDestination = errors.New("no route has this destination")
+
+// Pause holds the records of the destination name, without spending their attempts,
+// until Resume (breaker.Breaker.Pause); pausing a paused destination changes
+// nothing.
+func (p *Pipeline) Pause(ctx context.Context, name string) (BreakerState, error) {
+	return p.operate(ctx, name, "paused", p.Breakers.Pause)
+}
+
+// Resume lets the records of the paused destination name through again, closing its
+// breaker (breaker.Breaker.Resume); resuming one not paused changes nothing.
+func (p *Pipeline) Resume(ctx context.Context, name string) (BreakerState, error) {
+	return p.operate(ctx, name, "resumed", p.Breakers.Resume)
+}
+
+func (p *Pipeline) operate(ctx context.Context, name, done string, op func(context.Context, string) (breaker.Snapshot, error)) (BreakerState, error) {
+	if !slices.Contains(p.dependencies, name) {
+		return BreakerState{}, retry.Permanent(fmt.Errorf("destination %q: %w", name, ErrUnknownDestination))
+	}
+	snap, err := op(ctx, name)
+	if err != nil {
+		return BreakerState{}, err
+	}
+	p.stats.add(Event{At: time.Now(), Stage: "breaker", Key: name, Outcome: done}, "")
+	return breakerState(snap), nil
 }
 
 // Status returns the counts, the newest recent events (at most recent; all kept
@@ -278,10 +324,7 @@ func (p *Pipeline) Status(ctx context.Context, recent int) Status {
 		if snap, err := p.Breakers.State(ctx, d); err != nil {
 			b.Error = err.Error()
 		} else {
-			b.State, b.Failures = snap.State.String(), snap.Failures
-			if !snap.RetryAt.IsZero() {
-				b.RetryAt = &snap.RetryAt
-			}
+			b = breakerState(snap)
 		}
 		st.Breakers = append(st.Breakers, b)
 	}
@@ -315,10 +358,13 @@ type Stats struct {
 
 func newStats() *Stats { return &Stats{counts: map[string]int{}} }
 
+// add keeps e among the recent events and counts it under counter, unless empty.
 func (s *Stats) add(e Event, counter string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.counts[counter]++
+	if counter != "" {
+		s.counts[counter]++
+	}
 	s.ring[s.next] = e
 	s.next = (s.next + 1) % RecentMax
 	if s.n < RecentMax {

@@ -69,6 +69,7 @@ type sim struct {
 	transitions []breaker.Transition
 	mu          sync.Mutex
 	maxReceives int
+	breakers    *breaker.MemoryStore // the store every container's Breaker shares
 }
 
 func newSim(t *testing.T, containers int, maxReceiveCount int) *sim {
@@ -80,6 +81,7 @@ func newSim(t *testing.T, containers int, maxReceiveCount int) *sim {
 		MaxReceiveCount: maxReceiveCount, DeadLetter: s.dlq, Retention: 4 * 24 * time.Hour, Now: s.clock.Now})
 	store := idempotency.NewMemoryStore()
 	breakers := breaker.NewMemoryStore()
+	s.breakers = breakers
 	routes := &route.Registry{}
 	routes.Add(route.Route{Source: "stripe", Dependency: "orders.internal", Handler: s.dest})
 	rnd := rand.New(rand.NewPCG(1, 2))

@@ -61,6 +61,14 @@
 //     body is back processes the event. A store outage is a transient failure. A
 //     failure to load a body never reaches the destination, so it is not reported to
 //     the destination's breaker (a probe ticket is handed on).
+//   - A record whose destination an operator paused (breaker.ErrPaused) is deferred
+//     without an attempt, reason "paused", for the deferral that grows with its
+//     receive count (1 s, 2 s, 4 s, ..., jittered) up to DeferMax, whatever the
+//     breaker's state: a pause never spends an attempt nor dead-letters a record by
+//     itself, and after a resume each record is delivered within DeferMax. A pause
+//     that outlasts the queue's retention dead-letters its records as "expiring",
+//     like any deferral; each deferral is also a receive, so at the default 15
+//     minutes a pause of about 40 hours reaches the queue's maxReceiveCount (200).
 //   - The stored body is deleted once its event is processed or found a duplicate
 //     (best effort, logged at WARN; the bucket's lifecycle rule removes what is
 //     left), never on a retry, deferral or dead letter, which a replay needs.

@@ -232,6 +232,7 @@ const (
 const (
 	ReasonBreakerOpen = "breakerOpen" // the destination's breaker is open: no attempt made
 	ReasonProbeFailed = "probeFailed" // this record probed the destination, which is still down
+	ReasonPaused      = "paused"      // an operator paused the destination: no attempt made
 )
 
 // Result is one record's outcome.
@@ -470,10 +471,16 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 	return res
 }
 
-// notAllowed defers a record whose destination's breaker is open, without an
-// attempt; when the breaker could not answer (the invocation's context ended), the
-// record is retried later.
+// notAllowed defers a record whose destination's breaker is open or paused, without
+// an attempt; when the breaker could not answer (the invocation's context ended), the
+// record is retried later. A paused record has no time to wait for: it looks again
+// after the deferral that grows with its receive count, at most DeferMax.
 func (p *Processor) notAllowed(ctx context.Context, m *events.SQSMessage, res Result, err error) Result {
+	if errors.Is(err, breaker.ErrPaused) {
+		res.Outcome, res.Reason = Deferred, ReasonPaused
+		res.Delay = p.deferral(p.o.Now(), m)
+		return p.setVisibility(ctx, m, res)
+	}
 	if retryAt, open := breaker.RetryAt(err); open {
 		res.Outcome, res.Reason = Deferred, ReasonBreakerOpen
 		res.Delay = p.deferral(retryAt, m)
@@ -620,8 +627,9 @@ func (p *Processor) setVisibility(ctx context.Context, m *events.SQSMessage, res
 	// A record deferred while its breaker is open logs at DEBUG: the breaker's own
 	// transition line and metric tell of the outage once, where a line per record and
 	// per deferral would fill (and bill) the logs for as long as it lasts.
+	// The same for a paused destination: the operator knows.
 	lvl := slog.LevelInfo
-	if res.Reason == ReasonBreakerOpen {
+	if res.Reason == ReasonBreakerOpen || res.Reason == ReasonPaused {
 		lvl = slog.LevelDebug
 	}
 	p.log(ctx, lvl, res)

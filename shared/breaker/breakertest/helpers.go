@@ -61,6 +61,18 @@ func (c *Counting) Close(ctx context.Context, name string, gen uint64, now time.
 	return c.Store.Close(ctx, name, gen, now)
 }
 
+// Pause implements breaker.Store.
+func (c *Counting) Pause(ctx context.Context, name string, now time.Time) (breaker.Record, bool, error) {
+	c.writes.Add(1)
+	return c.Store.Pause(ctx, name, now)
+}
+
+// Resume implements breaker.Store.
+func (c *Counting) Resume(ctx context.Context, name string, now time.Time) (breaker.Record, bool, error) {
+	c.writes.Add(1)
+	return c.Store.Resume(ctx, name, now)
+}
+
 // Recorder collects the transitions and store errors Breakers report. It is safe for
 // concurrent use; pass its methods as Settings.OnTransition and Settings.OnStoreError.
 type Recorder struct {

@@ -81,6 +81,9 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"a container learns of an opening within the cache TTL", testCacheLag},
 		{"throttled store: transient errors, fail open, nothing changed", testThrottle},
 		{"ended context is returned, not a ticket", testContextEnded},
+		{"store: pause and resume are conditional and idempotent", testStorePause},
+		{"paused: refused, no probe, no failure counted; resume closes at once", testPause},
+		{"a container learns of a pause and a resume within the cache TTL", testPauseCacheLag},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -172,7 +175,7 @@ func (e *env) wantRecord(got, want breaker.Record) {
 	if got.Name != want.Name || got.State != want.State || got.Generation != want.Generation ||
 		got.Failures != want.Failures || !got.WindowStart.Equal(want.WindowStart) ||
 		!got.OpenedAt.Equal(want.OpenedAt) || !got.OpenUntil.Equal(want.OpenUntil) ||
-		!got.ProbeUntil.Equal(want.ProbeUntil) {
+		!got.ProbeUntil.Equal(want.ProbeUntil) || !got.PausedAt.Equal(want.PausedAt) {
 		e.t.Fatalf("record = %+v\nwant     %+v", got, want)
 	}
 }
@@ -795,4 +798,156 @@ func testContextEnded(e *env) {
 		e.t.Fatalf("an ended context was reported as a store error: %v", errs)
 	}
 	e.report(b, e.allow(b), true)
+}
+
+// paused checks that b refuses a call now because the breaker was paused at pausedAt.
+func (e *env) paused(b *breaker.Breaker, pausedAt time.Time) {
+	e.t.Helper()
+	tk, err := b.Allow(ctx, e.name)
+	var p *breaker.PausedError
+	if !errors.As(err, &p) || !errors.Is(err, breaker.ErrPaused) || errors.Is(err, breaker.ErrOpen) {
+		e.t.Fatalf("allow at %s = %+v, %v; want a *PausedError", e.clock.Now().Format(time.RFC3339Nano), tk, err)
+	}
+	if p.Name != e.name || !p.PausedAt.Equal(pausedAt) {
+		e.t.Fatalf("allow refused with %+v, want paused at %s", p, pausedAt)
+	}
+	if _, ok := breaker.RetryAt(err); ok {
+		e.t.Fatalf("a pause has a RetryAt: %v", err)
+	}
+}
+
+func testStorePause(e *env) {
+	s, w := e.h.Store, Settings.Window
+	t1, t2 := T0.Add(time.Second), T0.Add(2*time.Second)
+	// An absent breaker: the pause creates it, closed.
+	got, won, err := s.Pause(ctx, e.name, T0)
+	pausedClosed := breaker.Record{Name: e.name, Generation: 1, PausedAt: T0}
+	if err != nil || !won {
+		e.t.Fatalf("pause an absent breaker = %v, %v", won, err)
+	}
+	e.wantRecord(got, pausedClosed)
+	e.wantRecord(e.load(), pausedClosed)
+	// Pausing again changes nothing, not even the time of the pause.
+	got, won, err = s.Pause(ctx, e.name, t1)
+	if err != nil || won {
+		e.t.Fatalf("pause a paused breaker = %v, %v", won, err)
+	}
+	e.wantRecord(got, pausedClosed)
+	// No failure is counted on the paused generation, nor a probe taken.
+	if got, won, err := s.RecordFailure(ctx, e.name, 1, t1, w); err != nil || won {
+		e.t.Fatalf("record failure while paused = %+v, %v, %v", got, won, err)
+	}
+	if got, won, err := s.AcquireProbe(ctx, e.name, 1, t1, t1.Add(time.Minute)); err != nil || won {
+		e.t.Fatalf("acquire probe while paused = %+v, %v, %v", got, won, err)
+	}
+	e.wantRecord(e.load(), pausedClosed)
+	// Resume closes it on a new generation; resuming again changes nothing.
+	resumed := breaker.Record{Name: e.name, Generation: 2}
+	for i, wantWon := range []bool{true, false} {
+		got, won, err = s.Resume(ctx, e.name, t2)
+		if err != nil || won != wantWon {
+			e.t.Fatalf("resume #%d = %v, %v; want won %v", i+1, won, err, wantWon)
+		}
+		e.wantRecord(got, resumed)
+	}
+	e.wantRecord(e.load(), resumed)
+
+	// An open breaker keeps its state while paused, takes no probe after its open
+	// period, and resumes closed with no failures.
+	other := e.name + "-open"
+	if _, won, err := s.RecordFailure(ctx, other, 0, T0, w); err != nil || !won {
+		e.t.Fatalf("record failure = %v, %v", won, err)
+	}
+	if _, won, err := s.Open(ctx, other, 0, T0, t1); err != nil || !won {
+		e.t.Fatalf("open = %v, %v", won, err)
+	}
+	got, won, err = s.Pause(ctx, other, T0)
+	pausedOpen := breaker.Record{Name: other, State: breaker.Open, Generation: 2, WindowStart: T0, Failures: 1, OpenedAt: T0, OpenUntil: t1, PausedAt: T0}
+	if err != nil || !won {
+		e.t.Fatalf("pause an open breaker = %v, %v", won, err)
+	}
+	e.wantRecord(got, pausedOpen)
+	if got, won, err := s.AcquireProbe(ctx, other, 2, t2, t2.Add(time.Minute)); err != nil || won {
+		e.t.Fatalf("acquire probe on a paused open breaker = %+v, %v, %v", got, won, err)
+	}
+	got, won, err = s.Resume(ctx, other, t2)
+	if err != nil || !won {
+		e.t.Fatalf("resume an open breaker = %v, %v", won, err)
+	}
+	e.wantRecord(got, breaker.Record{Name: other, Generation: 3})
+	// Resume does not close an open breaker that is not paused.
+	if _, won, err := s.RecordFailure(ctx, other, 3, t2, w); err != nil || !won {
+		e.t.Fatalf("record failure = %v, %v", won, err)
+	}
+	opened, won, err := s.Open(ctx, other, 3, t2, t2.Add(time.Minute))
+	if err != nil || !won {
+		e.t.Fatalf("open = %v, %v", won, err)
+	}
+	if got, won, err := s.Resume(ctx, other, t2); err != nil || won {
+		e.t.Fatalf("resume an open breaker that is not paused = %+v, %v, %v", got, won, err)
+	}
+	if got, err := s.Load(ctx, other); err != nil {
+		e.t.Fatal(err)
+	} else {
+		e.wantRecord(got, opened)
+	}
+}
+
+func testPause(e *env) {
+	a, b := e.breaker(), e.breaker()
+	before := e.allow(a) // a call under way when the pause comes
+	retryAt := e.trip(b)
+	snap, err := a.Pause(ctx, e.name)
+	if err != nil || !snap.Paused || !snap.PausedAt.Equal(T0) || snap.State != breaker.Open {
+		e.t.Fatalf("pause = %+v, %v", snap, err)
+	}
+	e.paused(a, T0)
+	// Its open period ends: still paused, no probe.
+	e.clock.Set(retryAt.Add(time.Second))
+	e.paused(a, T0)
+	e.paused(b, T0)
+	e.report(a, before, false)
+	gen := e.load().Generation
+	// Resume: the next call goes through at once, closed, not as a probe.
+	if snap, err = a.Resume(ctx, e.name); err != nil || snap.Paused || snap.State != breaker.Closed || snap.Failures != 0 {
+		e.t.Fatalf("resume = %+v, %v", snap, err)
+	}
+	tk := e.allow(a)
+	if tk.Probe() || tk.Generation() != gen+1 {
+		e.t.Fatalf("ticket after resume = %+v, want generation %d, no probe", tk, gen+1)
+	}
+	// A failure now counts in a fresh window, from zero.
+	e.report(a, tk, false)
+	if r := e.load(); r.State != breaker.Closed || r.Failures != 1 || r.Paused() {
+		e.t.Fatalf("after resume and one failure: %+v", r)
+	}
+	// Pause and resume report no transition; the trip did.
+	e.wantTransitions([2]breaker.State{breaker.Closed, breaker.Open})
+}
+
+func testPauseCacheLag(e *env) {
+	a, b := e.breaker(), e.breaker()
+	e.allow(b) // b caches "closed"
+	if _, err := a.Pause(ctx, e.name); err != nil {
+		e.t.Fatal(err)
+	}
+	// b lets calls through within its cache TTL, and learns of the pause after it.
+	e.clock.Advance(Settings.CacheTTL - time.Millisecond)
+	late := e.allow(b)
+	e.clock.Advance(time.Millisecond)
+	e.paused(b, T0)
+	// A failure of a call let through before is not counted.
+	e.report(b, late, false)
+	if r := e.load(); r.Failures != 0 || !r.Paused() {
+		e.t.Fatalf("a failure counted while paused: %+v", r)
+	}
+	// The same for a resume: a sees it at once, b within its cache TTL.
+	if _, err := a.Resume(ctx, e.name); err != nil {
+		e.t.Fatal(err)
+	}
+	e.allow(a)
+	e.clock.Advance(Settings.CacheTTL - time.Millisecond)
+	e.paused(b, T0)
+	e.clock.Advance(time.Millisecond)
+	e.allow(b)
 }

@@ -22,7 +22,9 @@ const (
 	AttrOpenedAtMs    = "openedAtMs"    // N, epoch ms: start of the open period (open, half-open)
 	AttrOpenUntilMs   = "openUntilMs"   // N, epoch ms: end of the open period (open, half-open)
 	AttrProbeUntilMs  = "probeUntilMs"  // N, epoch ms: end of the probe lease (half-open)
-	AttrExpiresAt     = "expiresAt"     // N, epoch seconds: the TTL attribute
+	AttrExpiresAt     = "expiresAt"     // N, epoch seconds: the TTL attribute (absent while paused)
+	AttrPaused        = "paused"        // BOOL true while an operator holds the destination; absent otherwise
+	AttrPausedAtMs    = "pausedAtMs"    // N, epoch ms: when it was paused (with paused)
 )
 
 func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -113,6 +115,16 @@ func decode(name string, item map[string]types.AttributeValue) (breaker.Record, 
 	r.OpenedAt = instant(AttrOpenedAtMs)
 	r.OpenUntil = instant(AttrOpenUntilMs)
 	r.ProbeUntil = instant(AttrProbeUntilMs)
+	switch v := item[AttrPaused].(type) {
+	case *types.AttributeValueMemberBOOL:
+		if v.Value {
+			// A pause set by hand without pausedAtMs still holds the destination.
+			r.PausedAt = time.UnixMilli(integer(AttrPausedAtMs)).UTC()
+		}
+	case nil:
+	default:
+		fail("attribute %s is %T, want BOOL", AttrPaused, v)
+	}
 	if err != nil {
 		return breaker.Record{}, retry.Permanent(fmt.Errorf("decode breaker %s: %w", name, err))
 	}

@@ -63,6 +63,8 @@ var names = map[string]string{
 	"#until": AttrOpenUntilMs,
 	"#probe": AttrProbeUntilMs,
 	"#exp":   AttrExpiresAt,
+	"#pause": AttrPaused,
+	"#pat":   AttrPausedAtMs,
 }
 
 // pick returns the subset of names an expression uses (DynamoDB rejects unused ones).
@@ -123,12 +125,12 @@ const maxFailureRounds = 4
 // SET that starts it.
 func (s *Store) RecordFailure(ctx context.Context, name string, gen uint64, now time.Time, window time.Duration) (breaker.Record, bool, error) {
 	cutoff := n(now.UnixMilli() - window.Milliseconds())
-	stale := func(r breaker.Record) bool { return r.State != breaker.Closed || r.Generation != gen }
+	stale := func(r breaker.Record) bool { return r.State != breaker.Closed || r.Generation != gen || r.Paused() }
 	for range maxFailureRounds {
 		rec, won, err := s.update(ctx, "count failure in", name, &dynamodb.UpdateItemInput{
-			ConditionExpression:      aws.String("#gen = :gen AND #state = :closed AND #ws > :cutoff"),
+			ConditionExpression:      aws.String("#gen = :gen AND #state = :closed AND #ws > :cutoff AND attribute_not_exists(#pause)"),
 			UpdateExpression:         aws.String("ADD #fail :one SET #exp = :exp"),
-			ExpressionAttributeNames: pick("#gen", "#state", "#ws", "#fail", "#exp"),
+			ExpressionAttributeNames: pick("#gen", "#state", "#ws", "#fail", "#exp", "#pause"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":gen": u(gen), ":closed": str(breaker.Closed.String()), ":cutoff": cutoff,
 				":one": n(1), ":exp": s.expiresAt(now.Add(window)),
@@ -138,8 +140,8 @@ func (s *Store) RecordFailure(ctx context.Context, name string, gen uint64, now 
 			return rec, won, err
 		}
 		// The window has passed, or there is no item yet: start a new window.
-		cond := "#gen = :gen AND #state = :closed AND (attribute_not_exists(#ws) OR #ws <= :cutoff)"
-		attrs := pick("#gen", "#state", "#ws", "#fail", "#exp")
+		cond := "#gen = :gen AND #state = :closed AND (attribute_not_exists(#ws) OR #ws <= :cutoff) AND attribute_not_exists(#pause)"
+		attrs := pick("#gen", "#state", "#ws", "#fail", "#exp", "#pause")
 		if gen == 0 {
 			cond = "attribute_not_exists(#name) OR (" + cond + ")"
 			attrs["#name"] = AttrName
@@ -176,9 +178,9 @@ func (s *Store) Open(ctx context.Context, name string, from uint64, now, until t
 // AcquireProbe implements breaker.Store: one conditional UpdateItem.
 func (s *Store) AcquireProbe(ctx context.Context, name string, gen uint64, now, leaseUntil time.Time) (breaker.Record, bool, error) {
 	return s.update(ctx, "acquire probe lease of", name, &dynamodb.UpdateItemInput{
-		ConditionExpression:      aws.String("#gen = :gen AND ((#state = :open AND #until <= :now) OR (#state = :half AND #probe <= :now))"),
+		ConditionExpression:      aws.String("#gen = :gen AND ((#state = :open AND #until <= :now) OR (#state = :half AND #probe <= :now)) AND attribute_not_exists(#pause)"),
 		UpdateExpression:         aws.String("SET #state = :half, #gen = :next, #probe = :lease, #exp = :exp"),
-		ExpressionAttributeNames: pick("#gen", "#state", "#until", "#probe", "#exp"),
+		ExpressionAttributeNames: pick("#gen", "#state", "#until", "#probe", "#exp", "#pause"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":gen": u(gen), ":next": u(gen + 1), ":open": str(breaker.Open.String()), ":half": str(breaker.HalfOpen.String()),
 			":now": ms(now), ":lease": ms(leaseUntil), ":exp": s.expiresAt(leaseUntil),
@@ -207,6 +209,33 @@ func (s *Store) Close(ctx context.Context, name string, gen uint64, now time.Tim
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":gen": u(gen), ":next": u(gen + 1), ":half": str(breaker.HalfOpen.String()),
 			":closed": str(breaker.Closed.String()), ":exp": s.expiresAt(now),
+		},
+	})
+}
+
+// Pause implements breaker.Store: one conditional UpdateItem, which creates the item
+// when there is none. It removes expiresAt, so that TTL never ends a pause.
+func (s *Store) Pause(ctx context.Context, name string, now time.Time) (breaker.Record, bool, error) {
+	return s.update(ctx, "pause", name, &dynamodb.UpdateItemInput{
+		ConditionExpression:      aws.String("attribute_not_exists(#pause)"),
+		UpdateExpression:         aws.String("SET #pause = :true, #pat = :now, #state = if_not_exists(#state, :closed) ADD #gen :one REMOVE #exp"),
+		ExpressionAttributeNames: pick("#pause", "#pat", "#state", "#gen", "#exp"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":true": &types.AttributeValueMemberBOOL{Value: true}, ":now": ms(now),
+			":closed": str(breaker.Closed.String()), ":one": n(1),
+		},
+	})
+}
+
+// Resume implements breaker.Store: one conditional UpdateItem. The item expires as a
+// closed breaker's does, Retention after now.
+func (s *Store) Resume(ctx context.Context, name string, now time.Time) (breaker.Record, bool, error) {
+	return s.update(ctx, "resume", name, &dynamodb.UpdateItemInput{
+		ConditionExpression:      aws.String("attribute_exists(#pause)"),
+		UpdateExpression:         aws.String("SET #state = :closed, #gen = #gen + :one, #exp = :exp REMOVE #pause, #pat, #ws, #fail, #open, #until, #probe"),
+		ExpressionAttributeNames: pick("#pause", "#pat", "#state", "#gen", "#exp", "#ws", "#fail", "#open", "#until", "#probe"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":closed": str(breaker.Closed.String()), ":one": n(1), ":exp": s.expiresAt(now),
 		},
 	})
 }

@@ -156,6 +156,23 @@ func TestDynamoStoredAttributes(t *testing.T) {
 		"state": "S:closed", "generation": "N:3", "windowStartMs": "missing", "failures": "missing", "openedAtMs": "missing",
 		"openUntilMs": "missing", "probeUntilMs": "missing", "expiresAt": num(until.Add(time.Hour).Unix()),
 	})
+	// A pause has no expiry: TTL must never end it. A resume gives the item one again.
+	if _, won, err := store.Pause(ctx, "crm", lease); err != nil || !won {
+		t.Fatal(won, err)
+	}
+	item := raw()
+	check(item, map[string]string{"state": "S:closed", "generation": "N:4", "pausedAtMs": num(lease.UnixMilli()), "expiresAt": "missing"})
+	if p, ok := item["paused"].(*types.AttributeValueMemberBOOL); !ok || !p.Value {
+		t.Errorf("attribute paused = %#v, want BOOL true", item["paused"])
+	}
+	end := lease.Add(time.Hour)
+	if _, won, err := store.Resume(ctx, "crm", end); err != nil || !won {
+		t.Fatal(won, err)
+	}
+	check(raw(), map[string]string{"state": "S:closed", "generation": "N:5", "pausedAtMs": "missing", "expiresAt": num(end.Add(time.Hour).Unix())})
+	if _, ok := raw()["paused"]; ok {
+		t.Error("attribute paused kept after the resume")
+	}
 }
 
 func TestDynamoCreateTableEnablesTTL(t *testing.T) {
