@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	breakerstore "github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/processor"
@@ -107,4 +108,50 @@ func TestE2ERedriveRefusesAnEmptyRequest(t *testing.T) {
 	if rep := replay(t, redriveFn, `{}`); rep.Counts.Moved != 1 {
 		t.Fatalf("{} moved %+v, want the one message", rep.Counts)
 	}
+}
+
+// A paused destination receives nothing, without an attempt spent or a dead letter,
+// until it is resumed (as `make pause` / `make resume` write the breaker table); then
+// every held event is applied once.
+func TestE2EPausedDestinationHoldsUntilResumed(t *testing.T) {
+	ctx := context.Background()
+	stripe, github := sample(t, "stripe.json"), sample(t, "github.json")
+	dest := newDestination(t, nil)
+	const name = "orders"
+	p := newPipelineWith(t, []route.Config{
+		{Source: stripe.Source, URL: dest.url, Dependency: name},
+		{Source: github.Source, URL: dest.url, Dependency: name},
+	}, pipelineOptions{breakers: true, env: []string{config.EnvDeferMax + "=2"}})
+	store := breakerstore.New(p.breakerTable, p.ddb, breakerstore.Options{})
+	if _, _, err := store.Pause(ctx, name, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p.send(stripe)
+	p.send(github)
+	fn := p.startProcessor("processor")
+	poller := p.poll(invokeFn(fn), 0)
+	waitFor(t, settle, "both records deferred while paused", func() bool {
+		return outcomes(t, fn)[processor.Deferred] >= 4
+	})
+	if n := dest.raw(); n != 0 {
+		t.Fatalf("a paused destination received %d requests", n)
+	}
+	for _, k := range []string{stripe.Source + ":" + stripe.ID, github.Source + ":" + github.ID} {
+		if rec := p.record(k); rec != nil && rec.Attempts != 0 {
+			t.Fatalf("%s: %d attempts spent while paused", k, rec.Attempts)
+		}
+	}
+	if _, _, err := store.Resume(ctx, name, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p.settled(poller, 2)
+	for _, k := range []string{stripe.Source + ":" + stripe.ID, github.Source + ":" + github.ID} {
+		if got := dest.received(k); len(got) != 1 || dest.effectsOf(k) != 1 {
+			t.Fatalf("%s after the resume: %d deliveries, %d effects; want 1", k, len(got), dest.effectsOf(k))
+		}
+	}
+	if n := p.dlqDepth(); n != 0 {
+		t.Fatalf("DLQ holds %d after a pause", n)
+	}
+	wantOutcomes(t, map[processor.Outcome]int64{processor.Processed: 2, processor.DeadLettered: 0}, fn)
 }
