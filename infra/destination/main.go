@@ -39,6 +39,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/tenaz/tenaz/infra/internal/stackout"
 	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/config"
@@ -81,7 +82,7 @@ func run(ctx context.Context, w io.Writer, args []string, table, outputs, region
 		return runLocal(ctx, w, local, op, names)
 	}
 	if outputs != "" {
-		if table, err = tableFromOutputs(outputs); err != nil {
+		if table, err = stackout.Read(outputs, tableOutput); err != nil {
 			return usageError{err}
 		}
 	}
@@ -223,38 +224,6 @@ func writeRecords(w io.Writer, recs []breaker.Record, now time.Time) error {
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-// tableFromOutputs reads the breaker table's name from stack outputs as
-// `sam list stack-outputs --output json` prints them.
-func tableFromOutputs(path string) (string, error) {
-	var raw []byte
-	var err error
-	if path == "-" {
-		raw, err = io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
-	} else {
-		raw, err = os.ReadFile(path)
-	}
-	if err != nil {
-		return "", fmt.Errorf("stack outputs: %w", err)
-	}
-	return parseOutputs(raw)
-}
-
-func parseOutputs(raw []byte) (string, error) {
-	var outs []struct {
-		OutputKey   string
-		OutputValue string
-	}
-	if err := json.Unmarshal(raw, &outs); err != nil {
-		return "", fmt.Errorf("stack outputs are not `sam list stack-outputs --output json`: %w", err)
-	}
-	for _, o := range outs {
-		if o.OutputKey == tableOutput && o.OutputValue != "" {
-			return o.OutputValue, nil
-		}
-	}
-	return "", fmt.Errorf("stack outputs have no %s (is the stack deployed from this template?)", tableOutput)
-}
 
 // localBreaker is a breaker as the local runner's API answers it.
 type localBreaker struct {

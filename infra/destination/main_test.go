@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/tenaz/tenaz/infra/internal/stackout"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -31,10 +33,10 @@ func TestParseOutputs(t *testing.T) {
 	t.Parallel()
 	raw := `[{"OutputKey": "IdempotencyTableName", "OutputValue": "tenaz-IdempotencyTable-1AB"},
 	         {"OutputKey": "BreakerTableName", "OutputValue": "tenaz-BreakerTable-9ZY"}]`
-	if got, err := parseOutputs([]byte(raw)); err != nil || got != "tenaz-BreakerTable-9ZY" {
+	if got, err := stackout.Parse([]byte(raw), tableOutput); err != nil || got != "tenaz-BreakerTable-9ZY" {
 		t.Fatalf("parseOutputs = %q, %v", got, err)
 	}
-	if _, err := parseOutputs([]byte(`[{"OutputKey": "IdempotencyTableName", "OutputValue": "x"}]`)); err == nil {
+	if _, err := stackout.Parse([]byte(`[{"OutputKey": "IdempotencyTableName", "OutputValue": "x"}]`), tableOutput); err == nil {
 		t.Fatal("outputs without the breaker table accepted")
 	}
 }

@@ -33,6 +33,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/tenaz/tenaz/infra/internal/stackout"
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
 	"github.com/tenaz/tenaz/shared/inspect"
@@ -79,7 +80,7 @@ func lookup(ctx context.Context, key, table, outputs, region, local string) (ins
 		return askLocal(ctx, local, key)
 	}
 	if outputs != "" {
-		t, err := tableFromOutputs(outputs)
+		t, err := stackout.Read(outputs, tableOutput)
 		if err != nil {
 			return inspect.Report{}, usageError{err}
 		}
@@ -97,38 +98,6 @@ func lookup(ctx context.Context, key, table, outputs, region, local string) (ins
 	}
 	store := dynamostore.New(table, dynamodb.NewFromConfig(cfg), dynamostore.Options{})
 	return inspect.New(store, time.Now).Inspect(ctx, key)
-}
-
-// tableFromOutputs reads the idempotency table's name from stack outputs as
-// `sam list stack-outputs --output json` prints them.
-func tableFromOutputs(path string) (string, error) {
-	var raw []byte
-	var err error
-	if path == "-" {
-		raw, err = io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
-	} else {
-		raw, err = os.ReadFile(path)
-	}
-	if err != nil {
-		return "", fmt.Errorf("stack outputs: %w", err)
-	}
-	return parseOutputs(raw)
-}
-
-func parseOutputs(raw []byte) (string, error) {
-	var outs []struct {
-		OutputKey   string
-		OutputValue string
-	}
-	if err := json.Unmarshal(raw, &outs); err != nil {
-		return "", fmt.Errorf("stack outputs are not `sam list stack-outputs --output json`: %w", err)
-	}
-	for _, o := range outs {
-		if o.OutputKey == tableOutput && o.OutputValue != "" {
-			return o.OutputValue, nil
-		}
-	}
-	return "", fmt.Errorf("stack outputs have no %s (is the stack deployed from this template?)", tableOutput)
 }
 
 // askLocal asks a local runner's GET /api/inspect.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenaz/tenaz/infra/internal/stackout"
 	"github.com/tenaz/tenaz/shared/inspect"
 )
 
@@ -14,11 +15,11 @@ func TestParseOutputs(t *testing.T) {
 	t.Parallel()
 	raw := `[{"OutputKey": "QueueUrl", "OutputValue": "https://sqs/x", "Description": "q"},
 	         {"OutputKey": "IdempotencyTableName", "OutputValue": "tenaz-IdempotencyTable-1AB", "Description": "t"}]`
-	if got, err := parseOutputs([]byte(raw)); err != nil || got != "tenaz-IdempotencyTable-1AB" {
+	if got, err := stackout.Parse([]byte(raw), tableOutput); err != nil || got != "tenaz-IdempotencyTable-1AB" {
 		t.Fatalf("parseOutputs = %q, %v", got, err)
 	}
 	for _, bad := range []string{`[]`, `{"not": "a list"}`, `[{"OutputKey": "IdempotencyTableName", "OutputValue": ""}]`} {
-		if _, err := parseOutputs([]byte(bad)); err == nil {
+		if _, err := stackout.Parse([]byte(bad), tableOutput); err == nil {
 			t.Errorf("parseOutputs(%s) accepted", bad)
 		}
 	}
