@@ -88,7 +88,7 @@ type crashRouter struct {
 	s *sim
 }
 
-func (c crashRouter) Match(source, typ string) (route.Route, bool) {
+func (c crashRouter) Match(source, typ string, body func() ([]byte, error)) (route.Route, bool, error) {
 	c.s.afterDeath()
-	return c.r.Match(source, typ)
+	return c.r.Match(source, typ, body)
 }

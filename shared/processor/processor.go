@@ -31,9 +31,10 @@ type Runner interface {
 	Do(ctx context.Context, key, payloadHash string, fn idempotency.Handler) (idempotency.Outcome, error)
 }
 
-// Router finds the route of an event (route.Registry).
+// Router finds the route of an event (route.Registry). body is called only when a
+// candidate route filters on the body's content.
 type Router interface {
-	Match(source, typ string) (route.Route, bool)
+	Match(source, typ string, body func() ([]byte, error)) (route.Route, bool, error)
 }
 
 // Visibility changes when received messages of the main queue are delivered again,
@@ -436,7 +437,23 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 		return p.deadLetter(ctx, m, res)
 	}
 	res.Key, res.Source, res.Type = env.Key(), env.Source, env.Type
-	rt, ok := p.o.Router.Match(env.Source, env.Type)
+	rt, ok, err := p.o.Router.Match(env.Source, env.Type, func() ([]byte, error) {
+		// A content filter reads the body: a stored one is loaded here, once, and
+		// the attempt then finds it loaded.
+		if err := p.loadBody(hctx, env); err != nil {
+			return nil, err
+		}
+		return env.Body, nil
+	})
+	if err != nil {
+		// The stored body could not be loaded to evaluate a filter: a missing or
+		// mismatched body is a dead letter, an outage a transient failure.
+		if retry.IsPermanent(err) {
+			res.Outcome, res.Reason, res.Err = DeadLettered, permanentReason(err), err
+			return p.deadLetter(ctx, m, res)
+		}
+		return p.failure(ctx, m, res, err, 0)
+	}
 	if !ok {
 		res.Outcome = Unrouted
 		p.log(ctx, slog.LevelInfo, res)

@@ -48,8 +48,8 @@ func TestBuildForwardAndNamedHandlers(t *testing.T) {
 		{Source: "stripe", ID: "evt_1", Type: "charge.succeeded", Body: []byte(`{"id":"evt_1"}`)},
 		{Source: "github", ID: "d-1", Type: "push", Body: []byte(`{}`)},
 	} {
-		rt, ok := reg.Match(e.Source, e.Type)
-		if !ok {
+		rt, ok, err := reg.Match(e.Source, e.Type, func() ([]byte, error) { return e.Body, nil })
+		if err != nil || !ok {
 			t.Fatalf("no route for %s", e.Source)
 		}
 		if _, err := rt.Handler.Handle(context.Background(), e, nil); err != nil {
@@ -59,7 +59,7 @@ func TestBuildForwardAndNamedHandlers(t *testing.T) {
 	if hits != 1 || len(audited) != 1 || audited[0] != "github:d-1" {
 		t.Fatalf("forward hits %d, audited %v; want one each", hits, audited)
 	}
-	if _, ok := reg.Match("shopify", "orders/create"); ok {
+	if _, ok, _ := reg.Match("shopify", "orders/create", nil); ok {
 		t.Fatal("a source without a route matched")
 	}
 

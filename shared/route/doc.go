@@ -2,7 +2,12 @@
 //
 // Invariants:
 //   - Routes are tried in the order they were configured; the first whose source
-//     equals the event's source and one of whose type patterns matches wins.
+//     equals the event's source, one of whose type patterns matches and whose
+//     content filter (if any) accepts the body wins.
+//   - A content filter (Filter) is declarative data: every condition (equality by
+//     JSON value, presence, a '*' pattern on a string, one of a set) on a dotted
+//     path must hold. It is evaluated in time linear in the body, and the body is
+//     read only when a candidate route has a filter, at most once per event.
 //   - A type pattern is literal text where '*' matches any run of characters
 //     (including '.' and '/'): "payment_intent.*", "orders/*", "*".
 //   - Matching a pattern takes time linear in the pattern's and the type's length

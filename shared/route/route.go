@@ -36,6 +36,8 @@ type Route struct {
 	// forward handler uses the destination's host.
 	Dependency string
 	Handler    Handler
+	// Filter, when set, also requires the body's fields to match (see Filter).
+	Filter *Filter
 }
 
 // Registry holds routes in order.
@@ -44,25 +46,47 @@ type Registry struct{ routes []Route }
 // Add appends a route.
 func (r *Registry) Add(rt Route) { r.routes = append(r.routes, rt) }
 
-// Match returns the first route for source and typ.
-func (r *Registry) Match(source, typ string) (Route, bool) {
+// Match returns the first route for source and typ whose filter, if it has one,
+// accepts the body. body is called only when a candidate route has a filter, at most
+// once, so routes without filters never need it (a stored body costs no read); its
+// error is returned as it is.
+func (r *Registry) Match(source, typ string, body func() ([]byte, error)) (Route, bool, error) {
+	var data []byte
+	loaded := false
 	for _, rt := range r.routes {
-		if rt.Source != source {
+		if rt.Source != source || !typeMatches(rt.Types, typ) {
 			continue
 		}
-		if len(rt.Types) == 0 {
-			return rt, true
-		}
-		for _, p := range rt.Types {
-			if Match(p, typ) {
-				return rt, true
+		if rt.Filter != nil {
+			if !loaded {
+				var err error
+				if data, err = body(); err != nil {
+					return Route{}, false, err
+				}
+				loaded = true
+			}
+			if !rt.Filter.Accepts(data) {
+				continue
 			}
 		}
+		return rt, true, nil
 	}
-	return Route{}, false
+	return Route{}, false, nil
 }
 
-// Routes returns the configured routes in order.
+func typeMatches(patterns []string, typ string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if Match(p, typ) {
+			return true
+		}
+	}
+	return false
+}
+
+// Routes returns the routes in order.
 func (r *Registry) Routes() []Route { return append([]Route(nil), r.routes...) }
 
 // Match reports whether typ matches pattern, where '*' matches any run of bytes
@@ -127,6 +151,9 @@ type Config struct {
 	Steps          []Step   `json:"steps"`          // forward: destinations in order, instead of url
 	TimeoutSeconds int      `json:"timeoutSeconds"` // forward: per-request timeout in seconds; default 10
 	Dependency     string   `json:"dependency"`     // breaker name; default the (first) URL's host
+	// Filter requires body fields to match (see Filter); empty = every event of the
+	// source and types.
+	Filter map[string]json.RawMessage `json:"filter,omitempty"`
 }
 
 // Step is one destination of a multi-step forward route.
@@ -195,6 +222,11 @@ func ParseConfig(data []byte) ([]Config, error) {
 				return nil, fmt.Errorf("route %d (%s): empty type pattern", i, c.Source)
 			}
 		}
+		if c.Filter != nil {
+			if _, err := ParseFilter(c.Filter); err != nil {
+				return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
+			}
+		}
 	}
 	return cs, nil
 }
@@ -228,7 +260,13 @@ func Build(configs []Config, handlers map[string]func(Config) (Handler, error)) 
 		if err != nil {
 			return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
 		}
-		r.Add(Route{Source: c.Source, Types: c.Types, Dependency: c.Dependency, Handler: h})
+		var f *Filter
+		if c.Filter != nil {
+			if f, err = ParseFilter(c.Filter); err != nil {
+				return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
+			}
+		}
+		r.Add(Route{Source: c.Source, Types: c.Types, Dependency: c.Dependency, Handler: h, Filter: f})
 	}
 	return r, nil
 }
