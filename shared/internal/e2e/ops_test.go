@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -154,4 +155,23 @@ func TestE2EPausedDestinationHoldsUntilResumed(t *testing.T) {
 		t.Fatalf("DLQ holds %d after a pause", n)
 	}
 	wantOutcomes(t, map[processor.Outcome]int64{processor.Processed: 2, processor.DeadLettered: 0}, fn)
+}
+
+// Content filters in TENAZ_ROUTES, through the processor binary: the Stripe sample
+// (currency usd) skips the route filtered on eur and reaches the next one.
+func TestE2EContentFilterRoutes(t *testing.T) {
+	stripe := sample(t, "stripe.json")
+	key := stripe.Source + ":" + stripe.ID
+	eu, us := newDestination(t, nil), newDestination(t, nil)
+	p := newPipeline(t, []route.Config{
+		{Source: stripe.Source, URL: eu.url, Filter: map[string]json.RawMessage{"data.object.currency": json.RawMessage(`"eur"`)}},
+		{Source: stripe.Source, URL: us.url, Filter: map[string]json.RawMessage{"data.object.currency": json.RawMessage(`{"anyOf": ["usd", "cad"]}`)}},
+	})
+	p.send(stripe)
+	fn := p.startProcessor("processor")
+	poller := p.poll(invokeFn(fn), 0)
+	p.settled(poller, 1)
+	if eu.raw() != 0 || us.effectsOf(key) != 1 {
+		t.Fatalf("eur route got %d requests, usd route %d effects; want 0 and 1", eu.raw(), us.effectsOf(key))
+	}
 }
