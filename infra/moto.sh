@@ -6,6 +6,8 @@
 #   infra/moto.sh stop DIR    stop the server started with the same DIR
 #
 # Uses the project venv (.venv, made by `make setup`); a missing moto_server is an error.
+# The server is moto_server run through infra/moto/server.py, which makes each
+# DynamoDB item request atomic, as DynamoDB's conditional writes are.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:-}; dir=${2:-}
@@ -16,10 +18,11 @@ case "$cmd" in
 start)
   moto="$root/.venv/bin/moto_server"
   [ -x "$moto" ] || { echo "moto.sh: $moto not found; run 'make setup'" >&2; exit 1; }
+  python="$root/.venv/bin/python"
   port=$("$root/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   # Credentials and region are fake: moto accepts any.
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
-    nohup "$moto" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
+    nohup "$python" "$root/infra/moto/server.py" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
   echo $! >"$dir/moto.pid"
   echo "$port" >"$dir/moto.port"
   for _ in $(seq 1 150); do
