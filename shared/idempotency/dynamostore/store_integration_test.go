@@ -33,7 +33,6 @@ func TestDynamoStoreContract(t *testing.T) {
 			Store:    dynamostore.New(tb.Name, api, dynamostore.Options{}),
 			Throttle: api.Throttle,
 			Calls:    func() int { return int(tb.Calls.Total()) },
-			Serial:   true, // moto server's conditional writes are not atomic under concurrency
 		}
 	})
 }

@@ -24,12 +24,6 @@ type Harness struct {
 	// Calls, when set, returns how many requests reached the backend so far. The suite
 	// then checks that a duplicate or in-flight claim costs exactly one.
 	Calls func() int
-	// Serial, when set, has the race cases send their concurrent claims one at a time.
-	// Set it for a backend that does not apply a conditional write atomically under
-	// concurrent requests, as moto server does not: the conditions are still held to
-	// exactly one winner, while the atomicity itself is DynamoDB's guarantee, which no
-	// emulator here reproduces.
-	Serial bool
 }
 
 // T0 is the suite's "now" for the first claim of each case.
@@ -434,21 +428,16 @@ func testPayloadMismatch(t *testing.T, h Harness, key string) {
 }
 
 // race has n workers claim key at now at once and returns their answers.
-func race(t *testing.T, h Harness, key string, now time.Time, n int) []idempotency.Claim {
+func race(t *testing.T, s idempotency.Store, key string, now time.Time, n int) []idempotency.Claim {
 	t.Helper()
 	out := make([]idempotency.Claim, n)
 	errs := make([]error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
-	var serial sync.Mutex
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			if h.Serial {
-				serial.Lock()
-				defer serial.Unlock()
-			}
-			out[i], errs[i] = h.Store.Claim(context.Background(), Request(key, fmt.Sprintf("w%d", i), now))
+			out[i], errs[i] = s.Claim(context.Background(), Request(key, fmt.Sprintf("w%d", i), now))
 		})
 	}
 	close(start)
@@ -493,7 +482,7 @@ func checkOneWinner(t *testing.T, claims []idempotency.Claim, now time.Time) str
 const racers = 16
 
 func testRace(t *testing.T, h Harness, key string) {
-	winner := checkOneWinner(t, race(t, h, key, T0, racers), T0)
+	winner := checkOneWinner(t, race(t, h.Store, key, T0, racers), T0)
 	sameRecord(t, "after the race", get(t, h.Store, key, T0), inProgress(key, winner, T0, 1, nil))
 }
 
@@ -505,7 +494,7 @@ func testRaceExpired(t *testing.T, h Harness, key string) {
 	must(t, "step", h.Store.SaveStep(ctx, key, "old", "crm", []byte("x")))
 	must(t, "release", h.Store.Release(ctx, key, "old"))
 	now := T0.Add(2 * time.Hour)
-	winner := checkOneWinner(t, race(t, h, key, now, racers), now)
+	winner := checkOneWinner(t, race(t, h.Store, key, now, racers), now)
 	sameRecord(t, "after the race", get(t, h.Store, key, now), inProgress(key, winner, now, 1, nil))
 }
 
