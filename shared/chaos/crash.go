@@ -88,7 +88,7 @@ type crashRouter struct {
 	s *sim
 }
 
-func (c crashRouter) Match(source, typ string, body func() ([]byte, error)) (route.Route, bool, error) {
+func (c crashRouter) Destinations(source, typ string, body func() ([]byte, error)) ([]route.Route, error) {
 	c.s.afterDeath()
-	return c.r.Match(source, typ, body)
+	return c.r.Destinations(source, typ, body)
 }

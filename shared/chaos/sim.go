@@ -180,6 +180,7 @@ func newSim(cfg Config, d defects) (*sim, error) {
 			DeadLetter: crashDeadLetter{q: s.dlq, s: s},
 			Breakers:   b,
 			Attempts:   store,
+			Records:    store,
 			Settings:   processor.Settings{Concurrency: 1},
 			Now:        s.clock.Now,
 			Rand:       s.jitter.Float64,

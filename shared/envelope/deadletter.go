@@ -7,6 +7,10 @@ const (
 	AttrLastError = "lastError"        // the last attempt's error, at most 512 bytes
 	AttrAttempts  = "attempts"         // real attempts made, when any
 	AttrFailedAt  = "failedAt"         // RFC 3339, UTC
+	// AttrDestinations names, comma-separated, the destinations of a fanned-out
+	// event whose failure this dead letter holds; a replay delivers only to them.
+	// Unlike the others it stays on a replayed message. Absent: every destination.
+	AttrDestinations = "destinations"
 )
 
 // Dead-letter reasons, the values of AttrReason.

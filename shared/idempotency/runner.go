@@ -180,7 +180,7 @@ func (r *Runner) Do(ctx context.Context, key, payloadHash string, fn Handler) (O
 		return Outcome{}, fmt.Errorf("run %s: store answered claim status %d", key, c.Status)
 	}
 
-	a := &Attempt{store: r.store, key: key, token: token, number: c.Record.Attempts, steps: c.Record.Steps}
+	a := &Attempt{attemptState: &attemptState{store: r.store, key: key, token: token, number: c.Record.Attempts, steps: c.Record.Steps}}
 	result, fnErr := r.call(ctx, a, fn)
 	a.end()
 
@@ -220,6 +220,12 @@ func (r *Runner) expiresAt(now time.Time) int64 { return now.Add(r.set.Retention
 // Attempt is one acquired attempt at an event, handed to the Handler. Its methods are
 // safe for concurrent use, but steps of one attempt are meant to run one after another.
 type Attempt struct {
+	*attemptState
+	prefix string // put before every step name (Within)
+}
+
+// attemptState is what the views of one attempt (Within) share.
+type attemptState struct {
 	store  Store
 	key    string
 	token  string
@@ -228,6 +234,13 @@ type Attempt struct {
 	mu    sync.Mutex
 	steps map[string][]byte // nil until a step completes
 	over  bool
+}
+
+// Within returns a view of the attempt whose step names are prefixed with prefix,
+// so that handlers sharing one event (one per destination of a fan-out) keep their
+// steps apart. It shares the attempt's lease and steps.
+func (a *Attempt) Within(prefix string) *Attempt {
+	return &Attempt{attemptState: a.attemptState, prefix: a.prefix + prefix}
 }
 
 // Key is the event's idempotency key. Derive downstream Idempotency-Key headers from
@@ -241,6 +254,7 @@ func (a *Attempt) Number() int { return a.number }
 
 // HasStep reports whether step completed in an earlier attempt or in this one.
 func (a *Attempt) HasStep(step string) bool {
+	step = a.prefix + step
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	_, ok := a.steps[step]
@@ -255,6 +269,7 @@ func (a *Attempt) HasStep(step string) bool {
 // The record is written even when ctx ended while fn ran, since the effect happened.
 // Keep results small; they are stored in the record.
 func (a *Attempt) Step(ctx context.Context, step string, fn func(ctx context.Context) ([]byte, error)) ([]byte, error) {
+	step = a.prefix + step
 	a.mu.Lock()
 	over := a.over
 	stored, done := a.steps[step]

@@ -183,6 +183,7 @@ func New(o Options) (*Pipeline, error) {
 		Bodies:      p.Bodies,
 		Settings:    set,
 		DeadLetters: deadLetterMarker(p.Store),
+		Records:     p.Store,
 		Log:         o.Log,
 		Observe:     p.stats.processed,
 	})

@@ -22,15 +22,15 @@ func filter(t *testing.T, spec string) *route.Filter {
 	return f
 }
 
-// A route with a content filter takes only the events whose body matches; the next
-// route, or unrouted, takes the others. A stored body is read once for the filter
+// A final route with a content filter takes only the events whose body matches; the
+// next route, or unrouted, takes the others. A stored body is read once for the filter
 // and the attempt together.
 func TestContentFilterRoutes(t *testing.T) {
 	t.Parallel()
 	store := newBodies()
 	h := bodyHarness(t, store)
 	big, small := newEffects(), newEffects()
-	h.routes.Add(route.Route{Source: "stripe", Dependency: "big", Handler: big, Filter: filter(t, `{"data.amount": {"anyOf": [2000]}, "type": {"pattern": "invoice.*"}}`)})
+	h.routes.Add(route.Route{Source: "stripe", Dependency: "big", Handler: big, Final: true, Filter: filter(t, `{"data.amount": {"anyOf": [2000]}, "type": {"pattern": "invoice.*"}}`)})
 	h.routes.Add(route.Route{Source: "stripe", Types: []string{"invoice.*"}, Dependency: "small", Handler: small})
 
 	stored, _ := storedEvent(t, store, "stripe", "evt_big", "invoice.paid")

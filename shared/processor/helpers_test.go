@@ -214,6 +214,7 @@ func newHarness(t *testing.T, tune ...func(*harnessConfig)) *harness {
 		Attempts:      attempts,
 		Bodies:        cfg.bodies,
 		DeadLetters:   h.store,
+		Records:       h.store,
 		Runner:        runner,
 		Router:        h.routes,
 		Visibility:    h.vis,

@@ -31,10 +31,10 @@ type Runner interface {
 	Do(ctx context.Context, key, payloadHash string, fn idempotency.Handler) (idempotency.Outcome, error)
 }
 
-// Router finds the route of an event (route.Registry). body is called only when a
-// candidate route filters on the body's content.
+// Router finds the destinations of an event, in order (route.Registry). body is
+// called only when a candidate route filters on the body's content.
 type Router interface {
-	Match(source, typ string, body func() ([]byte, error)) (route.Route, bool, error)
+	Destinations(source, typ string, body func() ([]byte, error)) ([]route.Route, error)
 }
 
 // Visibility changes when received messages of the main queue are delivered again,
@@ -176,11 +176,16 @@ type Options struct {
 	// (the idempotency store), after the send; best effort: a failure is logged at
 	// WARN and changes nothing about the record's outcome. Optional.
 	DeadLetters DeadLetterMarker
-	Settings    Settings
-	Now         func() time.Time // default time.Now
-	Rand        func() float64   // jitter source in [0,1); default math/rand/v2
-	Log         *slog.Logger     // default slog.Default()
-	Metrics     io.Writer        // EMF lines, one flush per batch; nil = none
+	// Records, when set, lets a fanned-out event some of whose destinations are held
+	// (breaker open, paused) read its record before claiming it, so that it spends
+	// no attempt when every destination that may be called already took it.
+	// Optional (the idempotency store).
+	Records  RecordReader
+	Settings Settings
+	Now      func() time.Time // default time.Now
+	Rand     func() float64   // jitter source in [0,1); default math/rand/v2
+	Log      *slog.Logger     // default slog.Default()
+	Metrics  io.Writer        // EMF lines, one flush per batch; nil = none
 	// MetricsDetail breaks the outcome counters down: totals by outcome (the zero
 	// value), or also by source, or also by source and type.
 	MetricsDetail telemetry.Detail
@@ -247,6 +252,9 @@ type Result struct {
 	Delay     time.Duration // when it is delivered again (failures)
 	Reason    string        // deferral or dead-letter reason (envelope.Reason…)
 	Err       error
+	// Destinations tells, for an event with more than one destination (or a replay
+	// naming some), how each one stands; nil otherwise.
+	Destinations []DestinationResult
 
 	redeliver bool // Delay is to be set as the message's visibility
 }
@@ -437,7 +445,7 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 		return p.deadLetter(ctx, m, res)
 	}
 	res.Key, res.Source, res.Type = env.Key(), env.Source, env.Type
-	rt, ok, err := p.o.Router.Match(env.Source, env.Type, func() ([]byte, error) {
+	rts, err := p.o.Router.Destinations(env.Source, env.Type, func() ([]byte, error) {
 		// A content filter reads the body: a stored one is loaded here, once, and
 		// the attempt then finds it loaded.
 		if err := p.loadBody(hctx, env); err != nil {
@@ -454,11 +462,15 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 		}
 		return p.failure(ctx, m, res, err, 0)
 	}
-	if !ok {
+	if len(rts) == 0 {
 		res.Outcome = Unrouted
 		p.log(ctx, slog.LevelInfo, res)
 		return res
 	}
+	if only := restriction(m); len(rts) > 1 || only != nil {
+		return p.fanOut(ctx, hctx, m, env, res, rts, only)
+	}
+	rt := rts[0]
 
 	guarded := p.o.Breakers != nil && rt.Dependency != ""
 	var ticket breaker.Ticket
@@ -683,6 +695,22 @@ func (p *Processor) expiring(ctx context.Context, m *events.SQSMessage, res Resu
 // deadLetter sends the record to the DLQ with its reason; only an accepted send
 // acknowledges it.
 func (p *Processor) deadLetter(ctx context.Context, m *events.SQSMessage, res Result) Result {
+	attrs := p.deadLetterAttrs(m, res)
+	if err := p.sendDeadLetter(ctx, m, attrs); err != nil {
+		res.Outcome = Failed
+		res.Err = errors.Join(res.Err, fmt.Errorf("dead-letter send: %w", err))
+		res.Delay = p.set.MinDelay
+		p.log(ctx, slog.LevelError, res)
+		return res
+	}
+	p.log(ctx, slog.LevelWarn, res)
+	p.markDeadLettered(ctx, res, attrs[envelope.AttrLastError])
+	return res
+}
+
+// deadLetterAttrs are the attributes of a dead letter of m: its own, with the
+// reason, the time, the attempts and the last error of res.
+func (p *Processor) deadLetterAttrs(m *events.SQSMessage, res Result) map[string]string {
 	attrs := map[string]string{}
 	for k := range m.MessageAttributes {
 		if v := strAttr(m, k); v != "" {
@@ -697,6 +725,14 @@ func (p *Processor) deadLetter(ctx context.Context, m *events.SQSMessage, res Re
 	if res.Err != nil {
 		attrs[envelope.AttrLastError] = truncate(res.Err.Error(), 512)
 	}
+	// A whole-event dead letter of a replay that named some destinations still names
+	// them (the message's own attribute); one of a fan-out sets its own.
+	return attrs
+}
+
+// sendDeadLetter sends m to the DLQ with attrs, keeping within the attributes SQS
+// takes.
+func (p *Processor) sendDeadLetter(ctx context.Context, m *events.SQSMessage, attrs map[string]string) error {
 	if len(attrs) > queue.MaxAttributes {
 		// SQS takes at most MaxAttributes: keep ours and the envelope's (7 in all),
 		// drop the other attributes, last name first.
@@ -711,16 +747,8 @@ func (p *Processor) deadLetter(ctx context.Context, m *events.SQSMessage, res Re
 			delete(attrs, extras[i])
 		}
 	}
-	if _, err := p.o.DeadLetter.Send(context.WithoutCancel(ctx), queue.Message{Body: m.Body, Attributes: attrs}); err != nil {
-		res.Outcome = Failed
-		res.Err = errors.Join(res.Err, fmt.Errorf("dead-letter send: %w", err))
-		res.Delay = p.set.MinDelay
-		p.log(ctx, slog.LevelError, res)
-		return res
-	}
-	p.log(ctx, slog.LevelWarn, res)
-	p.markDeadLettered(ctx, res, attrs[envelope.AttrLastError])
-	return res
+	_, err := p.o.DeadLetter.Send(context.WithoutCancel(ctx), queue.Message{Body: m.Body, Attributes: attrs})
+	return err
 }
 
 // markDeadLettered notes the dead letter in the event's idempotency record. An event
@@ -743,7 +771,7 @@ func (p *Processor) markDeadLettered(ctx context.Context, res Result, lastErr st
 // ownAttr names the attributes a dead letter always keeps.
 var ownAttr = map[string]bool{
 	envelope.AttrReason: true, envelope.AttrLastError: true, envelope.AttrAttempts: true, envelope.AttrFailedAt: true,
-	envelope.AttrKey: true, envelope.AttrSource: true, envelope.AttrType: true,
+	envelope.AttrKey: true, envelope.AttrSource: true, envelope.AttrType: true, envelope.AttrDestinations: true,
 }
 
 func (p *Processor) log(ctx context.Context, level slog.Level, r Result) {

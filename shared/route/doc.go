@@ -1,9 +1,14 @@
 // Package route decides which handler runs for an event, by source and type pattern.
 //
 // Invariants:
-//   - Routes are tried in the order they were configured; the first whose source
-//     equals the event's source, one of whose type patterns matches and whose
-//     content filter (if any) accepts the body wins.
+//   - Routes are tried in the order they were configured. An event goes to every
+//     route (Destinations) whose source equals the event's source, one of whose type
+//     patterns matches and whose content filter (if any) accepts the body, up to and
+//     including the first route marked final; Match returns only the first.
+//   - Every route has a name, unique among the routes of its source (default: the
+//     url's host and path, or the handler's name): it is the key of the
+//     destination's recovery point on an event's idempotency record and what a dead
+//     letter names.
 //   - A content filter (Filter) is declarative data: every condition (equality by
 //     JSON value, presence, a '*' pattern on a string, one of a set) on a dotted
 //     path must hold. It is evaluated in time linear in the body, and the body is

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,20 +39,57 @@ type Route struct {
 	Handler    Handler
 	// Filter, when set, also requires the body's fields to match (see Filter).
 	Filter *Filter
+	// Name identifies the destination among the routes of its source: the key of
+	// its recovery point on an event's idempotency record, and what a dead letter
+	// names when this destination failed.
+	Name string
+	// Final stops matching: no route after this one is tried for an event it takes.
+	Final bool
 }
 
 // Registry holds routes in order.
 type Registry struct{ routes []Route }
 
-// Add appends a route.
-func (r *Registry) Add(rt Route) { r.routes = append(r.routes, rt) }
+// Add appends a route. A route without a name is named after its dependency (or
+// "route"), with "-<index>" added when a route of its source already has that name.
+func (r *Registry) Add(rt Route) {
+	if rt.Name == "" {
+		rt.Name = rt.Dependency
+		if rt.Name == "" {
+			rt.Name = "route"
+		}
+		for _, o := range r.routes {
+			if o.Source == rt.Source && o.Name == rt.Name {
+				rt.Name += "-" + strconv.Itoa(len(r.routes))
+				break
+			}
+		}
+	}
+	r.routes = append(r.routes, rt)
+}
 
 // Match returns the first route for source and typ whose filter, if it has one,
-// accepts the body. body is called only when a candidate route has a filter, at most
-// once, so routes without filters never need it (a stored body costs no read); its
-// error is returned as it is.
+// accepts the body (see Destinations).
 func (r *Registry) Match(source, typ string, body func() ([]byte, error)) (Route, bool, error) {
+	rts, err := r.match(source, typ, body, true)
+	if err != nil || len(rts) == 0 {
+		return Route{}, false, err
+	}
+	return rts[0], true, nil
+}
+
+// Destinations returns every route, in order, for source and typ whose filter, if it
+// has one, accepts the body, up to and including the first Final one: the
+// destinations an event fans out to. body is called only when a candidate route has
+// a filter, at most once, so routes without filters never need it (a stored body
+// costs no read); its error is returned as it is.
+func (r *Registry) Destinations(source, typ string, body func() ([]byte, error)) ([]Route, error) {
+	return r.match(source, typ, body, false)
+}
+
+func (r *Registry) match(source, typ string, body func() ([]byte, error), first bool) ([]Route, error) {
 	var data []byte
+	var out []Route
 	loaded := false
 	for _, rt := range r.routes {
 		if rt.Source != source || !typeMatches(rt.Types, typ) {
@@ -61,7 +99,7 @@ func (r *Registry) Match(source, typ string, body func() ([]byte, error)) (Route
 			if !loaded {
 				var err error
 				if data, err = body(); err != nil {
-					return Route{}, false, err
+					return nil, err
 				}
 				loaded = true
 			}
@@ -69,9 +107,12 @@ func (r *Registry) Match(source, typ string, body func() ([]byte, error)) (Route
 				continue
 			}
 		}
-		return rt, true, nil
+		out = append(out, rt)
+		if first || rt.Final {
+			break
+		}
 	}
-	return Route{}, false, nil
+	return out, nil
 }
 
 func typeMatches(patterns []string, typ string) bool {
@@ -154,6 +195,12 @@ type Config struct {
 	// Filter requires body fields to match (see Filter); empty = every event of the
 	// source and types.
 	Filter map[string]json.RawMessage `json:"filter,omitempty"`
+	// Name names the destination (see Route.Name): letters, digits and . _ - / @ :,
+	// unique among the routes of a source. Default: the url's host and path (the
+	// first step's for steps), or the handler's name.
+	Name string `json:"name,omitempty"`
+	// Final: an event this route takes goes to no later route (first match only).
+	Final bool `json:"final,omitempty"`
 }
 
 // Step is one destination of a multi-step forward route.
@@ -227,8 +274,56 @@ func ParseConfig(data []byte) ([]Config, error) {
 				return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
 			}
 		}
+		if err := c.defaultName(); err != nil {
+			return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
+		}
+	}
+	// A name is the key of a destination's recovery point on an event's record:
+	// two routes of one source must not share one.
+	seen := map[[2]string]int{}
+	for i, c := range cs {
+		k := [2]string{c.Source, c.Name}
+		if j, dup := seen[k]; dup {
+			return nil, fmt.Errorf("routes %d and %d (%s) are both named %q: give each a distinct name", j, i, c.Source, c.Name)
+		}
+		seen[k] = i
 	}
 	return cs, nil
+}
+
+// defaultName fills in Name when it is empty, and validates it.
+func (c *Config) defaultName() error {
+	if c.Name == "" {
+		c.Name = c.Handler
+		if c.Handler == "forward" {
+			first := c.URL
+			if len(c.Steps) > 0 {
+				first = c.Steps[0].URL
+			}
+			if u, err := url.Parse(first); err == nil {
+				c.Name = strings.TrimSuffix(u.Host+u.EscapedPath(), "/")
+			}
+			c.Name = strings.Map(func(r rune) rune {
+				if nameChar(r) {
+					return r
+				}
+				return '_'
+			}, c.Name)
+		}
+	}
+	if len(c.Name) > 200 {
+		return fmt.Errorf("name %.20q… is longer than 200 bytes", c.Name)
+	}
+	for _, r := range c.Name {
+		if !nameChar(r) {
+			return fmt.Errorf("name %q: only letters, digits and . _ - / @ : are allowed", c.Name)
+		}
+	}
+	return nil
+}
+
+func nameChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-/@:", r)
 }
 
 func httpURL(raw string) (*url.URL, error) {
@@ -266,7 +361,14 @@ func Build(configs []Config, handlers map[string]func(Config) (Handler, error)) 
 				return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
 			}
 		}
-		r.Add(Route{Source: c.Source, Types: c.Types, Dependency: c.Dependency, Handler: h, Filter: f})
+		name := c.Name
+		if name == "" { // a config that did not come through ParseConfig
+			if err := c.defaultName(); err != nil {
+				return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
+			}
+			name = c.Name
+		}
+		r.Add(Route{Source: c.Source, Types: c.Types, Dependency: c.Dependency, Handler: h, Filter: f, Name: name, Final: c.Final})
 	}
 	return r, nil
 }
