@@ -589,6 +589,9 @@ func replayAttributes(c candidate) map[string]string {
 	maps.Copy(out, own)
 	own[AttrRedriveCount] = strconv.Itoa(c.count + 1)
 	out[AttrRedriveCount] = own[AttrRedriveCount]
+	if v, ok := c.m.Attributes[envelope.AttrDestinations]; ok {
+		own[envelope.AttrDestinations] = v // the replay delivers only to them: never dropped
+	}
 	if len(out) > queue.MaxAttributes {
 		var extras []string
 		for k := range out {
