@@ -13,6 +13,7 @@ import (
 
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/retry"
+	"github.com/tenaz/tenaz/shared/route"
 )
 
 // Getter reads one idempotency record (idempotency.Store has it).
@@ -42,15 +43,27 @@ type Report struct {
 	Status            string   `json:"status,omitempty"` // the record's status attribute
 	Attempts          int      `json:"attempts"`         // attempts in this lifecycle (since the last replay)
 	Steps             []string `json:"steps,omitempty"`  // completed steps, by name
-	LastError         string   `json:"lastError,omitempty"`
-	DeadLetterReason  string   `json:"deadLetterReason,omitempty"`
-	PayloadHash       string   `json:"payloadHash,omitempty"`
+	// Destinations says, for an event fanned out to several routes, which took it
+	// (delivered) and whose failure waits in the DLQ (deadLettered). A completed
+	// event was delivered everywhere, the last destination recorded by the
+	// completion itself.
+	Destinations     []Destination `json:"destinations,omitempty"`
+	LastError        string        `json:"lastError,omitempty"`
+	DeadLetterReason string        `json:"deadLetterReason,omitempty"`
+	PayloadHash      string        `json:"payloadHash,omitempty"`
 
 	ClaimedAt      time.Time `json:"claimedAt,omitzero"`      // the latest attempt's claim
 	LeaseExpiresAt time.Time `json:"leaseExpiresAt,omitzero"` // while a worker holds it
 	DeadLetteredAt time.Time `json:"deadLetteredAt,omitzero"`
 	ReplayedAt     time.Time `json:"replayedAt,omitzero"` // the latest attempts reset (a replay)
 	ExpiresAt      time.Time `json:"expiresAt,omitzero"`  // end of retention: the record's TTL
+}
+
+// Destination is one destination's part of a fanned-out event.
+type Destination struct {
+	Name   string `json:"name"`
+	State  string `json:"state"`            // delivered | deadLettered
+	Reason string `json:"reason,omitempty"` // the dead letter's reason
 }
 
 // Inspector answers inspections from an idempotency store.
@@ -101,6 +114,19 @@ func FromRecord(r idempotency.Record, now time.Time) Report {
 		DeadLetteredAt:    ms(r.DeadLetteredAtMs),
 		ExpiresAt:         sec(r.ExpiresAt),
 	}
+	for _, step := range rep.Steps {
+		name, delivered, ok := route.StepDestination(step)
+		switch {
+		case !ok:
+		case delivered:
+			rep.Destinations = append(rep.Destinations, Destination{Name: name, State: "delivered"})
+		default:
+			if _, done := r.Steps[route.DeliveredStep(name)]; !done {
+				rep.Destinations = append(rep.Destinations, Destination{Name: name, State: "deadLettered", Reason: string(r.Steps[step])})
+			}
+		}
+	}
+	slices.SortFunc(rep.Destinations, func(a, b Destination) int { return strings.Compare(a.Name, b.Name) })
 	if r.LeaseLive(now) {
 		rep.LeaseExpiresAt = ms(r.LeaseExpiresAtMs)
 	}
@@ -196,6 +222,13 @@ func (r Report) WriteText(w io.Writer) error {
 		line("status", r.Status)
 		line("attempts", fmt.Sprint(r.Attempts))
 		line("steps done", strings.Join(r.Steps, ", "))
+		for _, d := range r.Destinations {
+			v := d.State
+			if d.Reason != "" {
+				v += " (" + d.Reason + ")"
+			}
+			line("→ "+d.Name, v)
+		}
 		line("in dead-letter queue", map[bool]string{true: "yes", false: "no"}[r.InDeadLetterQueue])
 		line("dead-letter reason", r.DeadLetterReason)
 		line("last error", r.LastError)

@@ -289,3 +289,26 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("store unavailable = %v, want a transient ErrUnavailable naming the key", err)
 	}
 }
+
+// A fanned-out event's record tells which destinations took it and which wait in
+// the DLQ; a destination's own steps and other steps are not destinations.
+func TestDestinations(t *testing.T) {
+	t.Parallel()
+	r := idempotency.Record{Key: key, Status: idempotency.StatusRetryable, Attempts: 1, ExpiresAt: t0.Add(retention).Unix(),
+		Steps: map[string][]byte{
+			"dest:orders": nil, "dest:crm#user": nil, "dlq:analytics": []byte("permanent"),
+			"dlq:crm": []byte("exhausted"), "dest:crm": nil, "charge": nil,
+		}}
+	rep := inspect.FromRecord(r, t0)
+	got := fmt.Sprint(rep.Destinations)
+	if want := "[{analytics deadLettered permanent} {crm delivered } {orders delivered }]"; got != want {
+		t.Fatalf("destinations %s, want %s", got, want)
+	}
+	var b bytes.Buffer
+	if err := rep.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "→ analytics") || !strings.Contains(b.String(), "deadLettered (permanent)") {
+		t.Fatalf("text:\n%s", b.String())
+	}
+}

@@ -26,13 +26,12 @@ type RecordReader interface {
 	Get(ctx context.Context, key string, now time.Time) (idempotency.Record, error)
 }
 
-// Recovery points of a fan-out on the event's idempotency record (its steps): a
-// destination that took the event, and one whose failure was dead-lettered. A
-// destination's own steps (a forward sequence) are kept under DoneStep(name)+"#".
-func DoneStep(name string) string { return "dest:" + name }
-
-// DeadStep is the step that records a destination's dead letter (see DoneStep).
-func DeadStep(name string) string { return "dlq:" + name }
+// DoneStep and DeadStep are the recovery points of a fan-out on the event's
+// idempotency record (route.DeliveredStep, route.DeadLetteredStep).
+var (
+	DoneStep = route.DeliveredStep
+	DeadStep = route.DeadLetteredStep
+)
 
 // DestinationState is where one destination of an event stands after a record.
 type DestinationState string

@@ -372,3 +372,24 @@ func Build(configs []Config, handlers map[string]func(Config) (Handler, error)) 
 	}
 	return r, nil
 }
+
+// DeliveredStep is the step on an event's idempotency record that says destination
+// name took the event; the destination's own steps (a forward sequence) are kept
+// under DeliveredStep(name)+"#".
+func DeliveredStep(name string) string { return "dest:" + name }
+
+// DeadLetteredStep is the step that says destination name's failure was
+// dead-lettered; a replay naming it delivers there.
+func DeadLetteredStep(name string) string { return "dlq:" + name }
+
+// StepDestination tells which destination a step of an event's record is about and
+// whether it says delivered or dead-lettered; ok is false for any other step.
+func StepDestination(step string) (name string, delivered, ok bool) {
+	if n, found := strings.CutPrefix(step, "dest:"); found && !strings.Contains(n, "#") {
+		return n, true, true
+	}
+	if n, found := strings.CutPrefix(step, "dlq:"); found {
+		return n, false, true
+	}
+	return "", false, false
+}
