@@ -447,7 +447,13 @@ func (p *Processor) partly(ctx context.Context, m *events.SQSMessage, res Result
 	if !failed && deferReason == "" {
 		// Nothing left to try: what remains waits in the DLQ for a replay.
 		if len(deadNow) == 0 {
+			// Processed when this attempt delivered what was left to deliver, a
+			// duplicate when it had nothing to do; either way the stored body stays
+			// for the replay of the dead letter.
 			res.Outcome, res.Err = Duplicate, nil
+			if !probesOnly {
+				res.Outcome = Processed
+			}
 			p.log(ctx, slog.LevelDebug, res)
 			return res
 		}
