@@ -157,4 +157,4 @@ comma := ,
 
 # The chaos ledger: webhooks through the pipeline with faults injected at random.
 chaos:
-	go run ./infra/chaos -n $(or $(N),2000) -seeds $(or $(SEEDS),3)
+	go run ./infra/chaos -n $(or $(N),2000) -seeds $(or $(SEEDS),3) -destinations $(or $(DESTINATIONS),3)

@@ -21,6 +21,7 @@ func main() {
 	seed := flag.Int64("seed", 0, "first seed (default: the current time in seconds, printed)")
 	n := flag.Int("n", chaos.DefaultWebhooks, "webhooks per run")
 	seeds := flag.Int("seeds", 1, "number of consecutive seeds to run, from -seed")
+	dests := flag.Int("destinations", chaos.DefaultDestinations, "destinations events fan out to, 1 to 3")
 	flag.Parse()
 	if *n <= 0 || *seeds <= 0 {
 		fmt.Fprintln(os.Stderr, "chaos: -n and -seeds must be positive")
@@ -33,15 +34,15 @@ func main() {
 		first = time.Now().Unix()
 		fmt.Printf("seed %d (from the clock; pass -seed %d to repeat)\n", first, first)
 	}
-	os.Exit(runSeeds(first, *seeds, *n))
+	os.Exit(runSeeds(first, *seeds, *n, *dests))
 }
 
 // runSeeds runs count seeds from first and returns the exit status.
-func runSeeds(first int64, count, n int) int {
+func runSeeds(first int64, count, n, dests int) int {
 	var failing []int64
 	for s := first; s < first+int64(count); s++ {
 		began := time.Now()
-		led, err := chaos.Run(chaos.Config{Seed: s, Webhooks: n})
+		led, err := chaos.Run(chaos.Config{Seed: s, Webhooks: n, Destinations: dests})
 		elapsed := time.Since(began)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "chaos: seed %d: %v\n", s, err)
@@ -57,7 +58,7 @@ func runSeeds(first int64, count, n int) int {
 		return 0
 	}
 	for _, s := range failing {
-		fmt.Printf("FAIL seed %d lost or doubled webhooks; reproduce with: go run ./infra/chaos -seed %d -n %d\n", s, s, n)
+		fmt.Printf("FAIL seed %d lost or doubled webhooks; reproduce with: go run ./infra/chaos -seed %d -n %d -destinations %d\n", s, s, n, dests)
 	}
 	return 1
 }

@@ -53,13 +53,19 @@ type Config struct {
 	// ThrottleRate: per idempotency or breaker store operation, the store is
 	// throttled (ErrUnavailable). Default 0.02.
 	ThrottleRate float64
-	// Outage is how long the destination is down (503 to every call), once, starting
-	// at a random time in the first half of the arrivals; long enough to open the
-	// breaker. Default 4 min; negative: no outage.
+	// Outage is how long each destination is down (503 to every call), once,
+	// starting at a random time in the first half of the arrivals (its own for each
+	// destination); long enough to open the breaker. Default 4 min; negative: no outage.
 	Outage time.Duration
 	// ChaosTail is how long the faults go on after the last arrival (or the end of
 	// the outage, if later). Default 10 min.
 	ChaosTail time.Duration
+
+	// Destinations is how many destinations the events fan out to, 1 to 3: orders,
+	// then analytics (every event goes to both), then crm (through a content filter,
+	// about half of the events). Each destination has its own outage, and poison and
+	// stubborn webhooks are drawn per webhook and destination. Default 3.
+	Destinations int
 
 	// Containers is the number of processor containers (each with its own breaker
 	// cache, sharing the stores); invocations go to them in turn. Default 2.
@@ -98,6 +104,7 @@ const (
 	DefaultThrottleRate         = 0.02
 	DefaultOutage               = 4 * time.Minute
 	DefaultChaosTail            = 15 * time.Minute
+	DefaultDestinations         = 3
 	DefaultContainers           = 2
 	DefaultInvocationTimeout    = 30 * time.Second
 	DefaultVisibilityTimeout    = 180 * time.Second
@@ -162,6 +169,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Containers == 0 {
 		c.Containers = DefaultContainers
+	}
+	if c.Destinations == 0 {
+		c.Destinations = DefaultDestinations
+	}
+	if c.Destinations < 1 || c.Destinations > len(destinationNames) {
+		return c, fmt.Errorf("chaos config: Destinations %d outside [1, %d]", c.Destinations, len(destinationNames))
 	}
 	if c.MaxReceiveCount == 0 {
 		c.MaxReceiveCount = DefaultMaxReceiveCount

@@ -57,6 +57,18 @@ func (c crashStore) Complete(ctx context.Context, key, token string, result []by
 	return nil
 }
 
+func (c crashStore) SaveStep(ctx context.Context, key, token, step string, result []byte) error {
+	c.s.afterDeath()
+	if err := c.Store.SaveStep(ctx, key, token, step, result); err != nil {
+		return err
+	}
+	if name, delivered, ok := route.StepDestination(step); ok && delivered {
+		c.s.delivered[key+" "+name] = true
+		c.s.crashPoint(AfterStep)
+	}
+	return nil
+}
+
 // forgetful is a defective idempotency store for the ledger's own test: it answers
 // every completion with success and keeps the record retryable instead.
 type forgetful struct{ idempotency.Store }

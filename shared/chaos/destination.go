@@ -5,25 +5,39 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/tenaz/tenaz/shared/forward"
 )
 
-// destinationURL is where the routes forward; the destination is in-process.
-const destinationURL = "http://orders.internal/hooks"
+// destinationNames are the destinations of a run, in route order: the first
+// Config.Destinations of them. Each is its own host (breaker) behind its own route:
+// orders and analytics take every event; crm takes, through a content filter, the
+// events whose body says "fan": 3.
+var destinationNames = []string{"orders", "analytics", "crm"}
 
-// dependency is the destination's breaker name.
-const dependency = "orders.internal"
-
-// destination is the downstream API behind the forward handler, as an http Doer. It
+// destination is one downstream API behind a forward handler, as an http Doer. It
 // honours Idempotency-Key like a real idempotent API: the first successful request
 // under a key applies the event, a later one under the same key is a raw
-// re-delivery it absorbs. Effects are counted per event, recognised by its body, so
-// that an event sent under two different keys shows up as doubled.
+// re-delivery it absorbs. Effects are counted per event and destination, the event
+// recognised by its body, so that an event sent under two different keys shows up as
+// doubled. Each destination has its own outage.
 type destination struct {
-	s       *sim
-	applied map[string]bool // Idempotency-Keys applied
+	s                    *sim
+	name                 string
+	applied              map[string]bool // Idempotency-Keys applied
+	outageFrom, outageTo time.Time
+}
+
+// url is where its route forwards; the destination is in-process.
+func (d *destination) url() string { return "http://" + d.name + ".internal/hooks" }
+
+// down reports whether the destination is in its outage.
+func (d *destination) down() bool {
+	now := d.s.clock.Now()
+	return !d.outageFrom.IsZero() && !now.Before(d.outageFrom) && now.Before(d.outageTo)
 }
 
 // Do answers one forwarded request.
@@ -40,18 +54,23 @@ func (d *destination) Do(req *http.Request) (*http.Response, error) {
 		s.fail(fmt.Errorf("destination: a request with a body no provider sent (%d bytes)", len(body)))
 		return respond(http.StatusBadRequest), nil
 	}
-	if s.completed[ev.key] {
-		// Tenaz recorded this event completed and still ran its handler again.
-		ev.repeated = true
+	if !slices.Contains(ev.dests, d.name) {
+		s.fail(fmt.Errorf("destination %s: called for %s, which does not go there", d.name, ev.key))
+		return respond(http.StatusBadRequest), nil
+	}
+	if s.completed[ev.key] || s.delivered[ev.key+" "+d.name] {
+		// Tenaz recorded this event completed (or this destination done) and still
+		// called the destination again.
+		ev.repeated[d.name] = true
 	}
 	key := req.Header.Get(forward.HeaderIdempotencyKey)
 	status, timedOut, apply := http.StatusOK, false, true
 	switch {
-	case s.down():
+	case d.down():
 		status, apply = http.StatusServiceUnavailable, false
-	case ev.poison:
+	case ev.poison[d.name]:
 		status, apply = http.StatusBadRequest, false
-	case ev.stubborn && !s.fixed:
+	case ev.stubborn[d.name] && !s.fixed:
 		status, apply = http.StatusServiceUnavailable, false
 	case s.chaos:
 		switch r := s.faults.Float64(); {
@@ -76,7 +95,7 @@ func (d *destination) Do(req *http.Request) (*http.Response, error) {
 	}
 	s.crashPoint(AfterDestination)
 	if timedOut {
-		return nil, fmt.Errorf("POST %s: no answer within %v: %w", destinationURL, s.cfg.TimeoutAfter, context.DeadlineExceeded)
+		return nil, fmt.Errorf("POST %s: no answer within %v: %w", d.url(), s.cfg.TimeoutAfter, context.DeadlineExceeded)
 	}
 	return respond(status), nil
 }
@@ -84,7 +103,7 @@ func (d *destination) Do(req *http.Request) (*http.Response, error) {
 // apply performs ev's effect unless key was applied before.
 func (d *destination) apply(ev *event, key string) {
 	if d.s.defects.noDedupe {
-		ev.effects++
+		ev.effects[d.name]++
 		return
 	}
 	if d.applied[key] {
@@ -92,7 +111,7 @@ func (d *destination) apply(ev *event, key string) {
 		return
 	}
 	d.applied[key] = true
-	ev.effects++
+	ev.effects[d.name]++
 }
 
 func respond(status int) *http.Response {

@@ -14,13 +14,14 @@ type Boundary string
 const (
 	AfterClaim       Boundary = "afterClaim"       // the idempotency record is claimed, the handler has not run
 	AfterDestination Boundary = "afterDestination" // the destination answered (and may have applied the event)
+	AfterStep        Boundary = "afterStep"        // one destination of a fan-out is recorded done, the others not yet called
 	BeforeComplete   Boundary = "beforeComplete"   // the handler succeeded, its completion is not recorded
 	AfterComplete    Boundary = "afterComplete"    // the completion is recorded, the record not yet acknowledged
 	AfterDeadLetter  Boundary = "afterDeadLetter"  // the dead-letter queue accepted the record, not yet acknowledged
 )
 
 // Boundaries lists every Boundary in the order an invocation crosses them.
-var Boundaries = []Boundary{AfterClaim, AfterDestination, BeforeComplete, AfterComplete, AfterDeadLetter}
+var Boundaries = []Boundary{AfterClaim, AfterDestination, AfterStep, BeforeComplete, AfterComplete, AfterDeadLetter}
 
 // ReasonMaxReceiveCount is the reason counted for a dead letter the queue's redrive
 // policy moved (it carries no deadLetterReason attribute).
@@ -31,9 +32,10 @@ const ReasonMaxReceiveCount = "maxReceiveCount"
 type Ledger struct {
 	Seed          int64
 	Webhooks      int           // distinct webhooks the providers sent
+	Deliveries    int           // webhook × destination pairs: what must be applied once or dead-lettered
 	SimulatedTime time.Duration // fake time from the start to the end of the run
-	Poison        int           // webhooks the destination rejects with 400 on every call
-	Stubborn      int           // webhooks the destination fails with 503 until the replay
+	Poison        int           // deliveries the destination rejects with 400 on every call
+	Stubborn      int           // deliveries the destination fails with 503 until the replay
 
 	// The providers' side.
 	Posts          int // posts to ingest, duplicates and retries included
@@ -67,7 +69,7 @@ type Ledger struct {
 	Rejections       int // answered 400
 	Redeliveries     int // raw re-deliveries: calls for an Idempotency-Key already applied, absorbed
 
-	// The outcome, per webhook.
+	// The outcome, per delivery (webhook × destination).
 	Delivered          int            // applied exactly once
 	DeadLettered       map[string]int // in the dead-letter queue at the end, not applied, by reason
 	DeadLetterMessages int            // messages in the dead-letter queue at the end
@@ -91,8 +93,8 @@ func (l *Ledger) CrashCount() int {
 // doubled webhook.
 func (l *Ledger) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed %d: %d webhooks, %v simulated, %d invocations\n", l.Seed, l.Webhooks, l.SimulatedTime, l.Invocations)
-	fmt.Fprintf(&b, "  webhooks     poison (400 on every call) %d, stubborn (503 until the replay) %d\n", l.Poison, l.Stubborn)
+	fmt.Fprintf(&b, "seed %d: %d webhooks to %d deliveries, %v simulated, %d invocations\n", l.Seed, l.Webhooks, l.Deliveries, l.SimulatedTime, l.Invocations)
+	fmt.Fprintf(&b, "  deliveries   poison (400 on every call) %d, stubborn (503 until the replay) %d\n", l.Poison, l.Stubborn)
 	fmt.Fprintf(&b, "  providers    posts %d, acked %d, duplicate posts %d, refused 5xx %d (webhooks refused then acked on retry %d), rejected 4xx %d\n",
 		l.Posts, l.Acked, l.DuplicatePosts, l.Refused, l.RefusedRetried, l.Rejected)
 	crashes := make([]string, 0, len(Boundaries))

@@ -34,19 +34,22 @@ type event struct {
 	key             string // source:id, the idempotency key Tenaz must use
 	body            []byte // the same on every post and retry
 	arrival         time.Time
-	poison          bool // the destination rejects it with 400
-	stubborn        bool // the destination fails it while the chaos lasts
+	dests           []string        // the destinations it goes to, in route order
+	poison          map[string]bool // destinations that reject it with 400
+	stubborn        map[string]bool // destinations that fail it while the chaos lasts
 
-	acked    bool // a post was answered 2xx
-	refused  bool // a post was answered 5xx
-	effects  int  // applications at the destination
-	repeated bool // the destination was called after Tenaz recorded it completed
+	acked    bool            // a post was answered 2xx
+	refused  bool            // a post was answered 5xx
+	effects  map[string]int  // applications, by destination
+	repeated map[string]bool // destinations called after Tenaz recorded them done
 }
 
 // newEvent builds webhook i of source: its id, type and body.
-func newEvent(i int, source string, at time.Time) *event {
-	e := &event{source: source, id: fmt.Sprintf("evt_%06d", i), arrival: at}
-	var body any
+// fan, when not 0, is written into the body as "fan" (the crm route's filter).
+func newEvent(i int, source string, at time.Time, fan int) *event {
+	e := &event{source: source, id: fmt.Sprintf("evt_%06d", i), arrival: at,
+		poison: map[string]bool{}, stubborn: map[string]bool{}, effects: map[string]int{}, repeated: map[string]bool{}}
+	var body map[string]any
 	switch source {
 	case "stripe":
 		e.typ = "payment_intent.succeeded"
@@ -58,6 +61,9 @@ func newEvent(i int, source string, at time.Time) *event {
 	default:
 		e.typ = "invoice.paid"
 		body = map[string]any{"type": e.typ, "timestamp": at.UTC().Format(time.RFC3339), "data": map[string]any{"id": e.id, "n": i}}
+	}
+	if fan != 0 {
+		body["fan"] = fan
 	}
 	e.body, _ = json.Marshal(body) // maps of strings and numbers always marshal
 	e.key = e.source + ":" + e.id

@@ -2,11 +2,13 @@ package chaos
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -93,12 +95,13 @@ type sim struct {
 	events    []*event
 	byBody    map[string]*event
 	completed map[string]bool // keys whose completion the idempotency store accepted
+	delivered map[string]bool // "key destination": the destination's step the store accepted
+	dests     []*destination
 	pending   posts
 	seq       int
 
-	start, lastArrival   time.Time
-	outageFrom, outageTo time.Time
-	chaosUntil           time.Time
+	start, lastArrival time.Time
+	chaosUntil         time.Time
 	chaos                bool // faults are on
 	dead                 bool // the running invocation has crashed
 	fixed                bool // the destination no longer fails the stubborn webhooks
@@ -118,6 +121,7 @@ func newSim(cfg Config, d defects) (*sim, error) {
 		jitter:    rand.New(rand.NewPCG(seed, streamJitter)),
 		byBody:    map[string]*event{},
 		completed: map[string]bool{},
+		delivered: map[string]bool{},
 		start:     epoch,
 		led: Ledger{Seed: cfg.Seed, Webhooks: cfg.Webhooks, Crashes: map[Boundary]int{},
 			DeadLettered: map[string]int{}, DeadLetteredBeforeReplay: map[string]int{}},
@@ -158,10 +162,22 @@ func newSim(cfg Config, d defects) (*sim, error) {
 	}
 	store = crashStore{Store: store, s: s}
 
-	dest := &destination{s: s, applied: map[string]bool{}}
 	routes := &route.Registry{}
-	for _, src := range sourceNames {
-		routes.Add(route.Route{Source: src, Dependency: dependency, Handler: forward.New(destinationURL, cfg.TimeoutAfter, dest)})
+	crm, err := route.ParseFilter(map[string]json.RawMessage{"fan": json.RawMessage("3")})
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range destinationNames[:cfg.Destinations] {
+		d := &destination{s: s, name: name, applied: map[string]bool{}}
+		s.dests = append(s.dests, d)
+		var filter *route.Filter
+		if name == "crm" {
+			filter = crm
+		}
+		for _, src := range sourceNames {
+			routes.Add(route.Route{Source: src, Name: name, Dependency: name + ".internal", Filter: filter,
+				Handler: forward.New(d.url(), cfg.TimeoutAfter, d)})
+		}
 	}
 	runner := idempotency.NewRunner(store, idempotency.Settings{Now: s.clock.Now, NewToken: func() string {
 		s.tokens++
@@ -181,7 +197,7 @@ func newSim(cfg Config, d defects) (*sim, error) {
 			Breakers:   b,
 			Attempts:   store,
 			Records:    store,
-			Settings:   processor.Settings{Concurrency: 1},
+			Settings:   processor.Settings{Concurrency: 1, Sequential: true},
 			Now:        s.clock.Now,
 			Rand:       s.jitter.Float64,
 			Log:        quiet,
@@ -194,14 +210,26 @@ func newSim(cfg Config, d defects) (*sim, error) {
 	at := s.start
 	for i := range cfg.Webhooks {
 		at = at.Add(time.Duration(s.sender.ExpFloat64() / cfg.ArrivalsPerSecond * float64(time.Second))).Truncate(time.Millisecond)
-		ev := newEvent(i, sourceNames[s.sender.IntN(len(sourceNames))], at)
-		ev.poison = s.sender.Float64() < cfg.PermanentRate
-		ev.stubborn = !ev.poison && s.sender.Float64() < cfg.StubbornRate
-		if ev.poison {
-			s.led.Poison++
+		source := sourceNames[s.sender.IntN(len(sourceNames))]
+		fan := 0
+		if cfg.Destinations == 3 {
+			fan = 2 + s.sender.IntN(2) // 2 or 3 destinations
 		}
-		if ev.stubborn {
-			s.led.Stubborn++
+		ev := newEvent(i, source, at, fan)
+		ev.dests = destinationNames[:min(cfg.Destinations, 2)]
+		if fan == 3 {
+			ev.dests = destinationNames[:3]
+		}
+		for _, d := range ev.dests {
+			ev.poison[d] = s.sender.Float64() < cfg.PermanentRate
+			ev.stubborn[d] = !ev.poison[d] && s.sender.Float64() < cfg.StubbornRate
+			s.led.Deliveries++
+			if ev.poison[d] {
+				s.led.Poison++
+			}
+			if ev.stubborn[d] {
+				s.led.Stubborn++
+			}
 		}
 		s.events = append(s.events, ev)
 		s.byBody[string(ev.body)] = ev
@@ -211,10 +239,12 @@ func newSim(cfg Config, d defects) (*sim, error) {
 	s.chaosUntil = at
 	if cfg.Outage > 0 {
 		window := at.Sub(s.start)
-		s.outageFrom = s.start.Add(time.Duration((0.1 + 0.4*s.faults.Float64()) * float64(window))).Truncate(time.Second)
-		s.outageTo = s.outageFrom.Add(cfg.Outage)
-		if s.outageTo.After(s.chaosUntil) {
-			s.chaosUntil = s.outageTo
+		for _, d := range s.dests {
+			d.outageFrom = s.start.Add(time.Duration((0.1 + 0.4*s.faults.Float64()) * float64(window))).Truncate(time.Second)
+			d.outageTo = d.outageFrom.Add(cfg.Outage)
+			if d.outageTo.After(s.chaosUntil) {
+				s.chaosUntil = d.outageTo
+			}
 		}
 	}
 	s.chaosUntil = s.chaosUntil.Add(cfg.ChaosTail)
@@ -226,12 +256,6 @@ func (s *sim) fail(err error) {
 	if s.err == nil {
 		s.err = err
 	}
-}
-
-// down reports whether the destination is in its outage.
-func (s *sim) down() bool {
-	now := s.clock.Now()
-	return !s.outageFrom.IsZero() && !now.Before(s.outageFrom) && now.Before(s.outageTo)
 }
 
 // simulate runs the chaos, the drain, the replay and the final drain, then draws up
@@ -354,18 +378,24 @@ func (q noWait) Receive(ctx context.Context, n int, _, visibility time.Duration)
 	return q.Memory.Receive(ctx, n, 0, visibility)
 }
 
-// replay moves the dead letters whose reason is not permanent back to the main
-// queue with the redrive, in runs of at most redrive.MaxIDs keys.
+// replay moves back to the main queue, with the redrive, every dead letter of the
+// webhooks that have one whose reason is not permanent, in runs of at most
+// redrive.MaxIDs keys; a permanent copy of the same webhook goes back with them and
+// is refused again.
 func (s *sim) replay() {
 	reasons := s.deadLetters()
 	var keys []string
 	for _, ev := range s.events {
-		r, ok := reasons[ev.key]
-		if !ok {
-			continue
+		again := false
+		for _, d := range ev.dests {
+			r, ok := reasons[ev.key][d]
+			if !ok {
+				continue
+			}
+			s.led.DeadLetteredBeforeReplay[r]++
+			again = again || r != envelope.ReasonPermanent
 		}
-		s.led.DeadLetteredBeforeReplay[r]++
-		if r != envelope.ReasonPermanent {
+		if again {
 			keys = append(keys, ev.key)
 		}
 	}
@@ -380,25 +410,41 @@ func (s *sim) replay() {
 	}
 }
 
-// deadLetters returns the reason of every key in the dead-letter queue; a key
-// dead-lettered more than once keeps "permanent" if any copy has it, else the last
-// reason seen.
-func (s *sim) deadLetters() map[string]string {
-	reasons := map[string]string{}
+// deadLetters returns, for every key in the dead-letter queue, the reason of each
+// destination its copies name (a copy naming none names every destination of the
+// webhook); a destination dead-lettered more than once keeps "permanent" if any copy
+// has it, else the last reason seen.
+func (s *sim) deadLetters() map[string]map[string]string {
+	byKey := map[string]*event{}
+	for _, ev := range s.events {
+		byKey[ev.key] = ev
+	}
+	reasons := map[string]map[string]string{}
 	for _, m := range s.dlq.Peek(0) {
 		key := m.Attributes[envelope.AttrKey]
 		reason := m.Attributes[envelope.AttrReason]
 		if reason == "" {
 			reason = ReasonMaxReceiveCount
 		}
-		if reasons[key] != envelope.ReasonPermanent {
-			reasons[key] = reason
+		var dests []string
+		if v := m.Attributes[envelope.AttrDestinations]; v != "" {
+			dests = strings.Split(v, ",")
+		} else if ev := byKey[key]; ev != nil {
+			dests = ev.dests
+		}
+		if reasons[key] == nil {
+			reasons[key] = map[string]string{}
+		}
+		for _, d := range dests {
+			if reasons[key][d] != envelope.ReasonPermanent {
+				reasons[key][d] = reason
+			}
 		}
 	}
 	return reasons
 }
 
-// tally draws up the outcome of every webhook.
+// tally draws up the outcome of every webhook at every destination it goes to.
 func (s *sim) tally() {
 	deadReason := s.deadLetters()
 	s.led.DeadLetterMessages = s.dlq.Snapshot().Total()
@@ -409,26 +455,30 @@ func (s *sim) tally() {
 			if ev.refused {
 				s.led.RefusedRetried++
 			}
-		}
-		switch {
-		case ev.effects > 1:
-			s.led.Doubled = append(s.led.Doubled, fmt.Sprintf("%s: applied %d times", ev.key, ev.effects))
-		case ev.repeated:
-			s.led.Doubled = append(s.led.Doubled, ev.key+": the destination was called again after its completion was recorded")
-		}
-		switch {
-		case !ev.acked:
+		} else {
 			s.led.Lost = append(s.led.Lost, ev.key+": never acknowledged to its provider")
-		case ev.effects >= 1:
-			if ev.effects == 1 {
-				s.led.Delivered++
+			continue
+		}
+		for _, d := range ev.dests {
+			at := ev.key + " → " + d
+			switch {
+			case ev.effects[d] > 1:
+				s.led.Doubled = append(s.led.Doubled, fmt.Sprintf("%s: applied %d times", at, ev.effects[d]))
+			case ev.repeated[d]:
+				s.led.Doubled = append(s.led.Doubled, at+": the destination was called again after its completion was recorded (or its step)")
 			}
-		case deadReason[ev.key] != "":
-			s.led.DeadLettered[deadReason[ev.key]]++
-		case ev.poison:
-			s.led.Lost = append(s.led.Lost, ev.key+": rejected by the destination and not in the dead-letter queue")
-		default:
-			s.led.Lost = append(s.led.Lost, fmt.Sprintf("%s: neither applied nor dead-lettered (%d messages left on the main queue)", ev.key, queued))
+			switch {
+			case ev.effects[d] >= 1:
+				if ev.effects[d] == 1 {
+					s.led.Delivered++
+				}
+			case deadReason[ev.key][d] != "":
+				s.led.DeadLettered[deadReason[ev.key][d]]++
+			case ev.poison[d]:
+				s.led.Lost = append(s.led.Lost, at+": rejected by the destination and not in the dead-letter queue")
+			default:
+				s.led.Lost = append(s.led.Lost, fmt.Sprintf("%s: neither applied nor dead-lettered (%d messages left on the main queue)", at, queued))
+			}
 		}
 	}
 	slices.Sort(s.led.Lost)

@@ -288,7 +288,7 @@ func (p *Processor) deliver(ctx context.Context, m *events.SQSMessage, env *enve
 	var wg sync.WaitGroup
 	for _, d := range calls {
 		wg.Add(1)
-		go func() {
+		call := func() {
 			defer wg.Done()
 			d.called = true
 			err := p.callDestination(ctx, d.rt, env, a.Within(DoneStep(d.rt.Name)+"#"))
@@ -316,7 +316,12 @@ func (p *Processor) deliver(ctx context.Context, m *events.SQSMessage, env *enve
 			} else {
 				d.state = DestDelivered
 			}
-		}()
+		}
+		if p.set.Sequential {
+			call()
+		} else {
+			go call()
+		}
 	}
 	wg.Wait()
 	if failed == 0 && clean {

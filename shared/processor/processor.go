@@ -83,6 +83,9 @@ type Settings struct {
 	MinDelay time.Duration
 	// Concurrency bounds the records of one batch handled at once. Default 10.
 	Concurrency int
+	// Sequential calls the destinations of a fanned-out event one after another, in
+	// route order, instead of all at once (the default).
+	Sequential bool
 	// DeadlineMargin is kept free before the invocation deadline to record outcomes
 	// and answer the event source mapping. Default 3 s.
 	DeadlineMargin time.Duration
