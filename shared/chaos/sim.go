@@ -102,12 +102,12 @@ type sim struct {
 
 	start, lastArrival time.Time
 	chaosUntil         time.Time
-	chaos                bool // faults are on
-	dead                 bool // the running invocation has crashed
-	fixed                bool // the destination no longer fails the stubborn webhooks
-	tokens               int
-	led                  Ledger
-	err                  error
+	chaos              bool // faults are on
+	dead               bool // the running invocation has crashed
+	fixed              bool // the destination no longer fails the stubborn webhooks
+	tokens             int
+	led                Ledger
+	err                error
 }
 
 func newSim(cfg Config, d defects) (*sim, error) {
