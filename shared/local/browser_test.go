@@ -148,8 +148,10 @@ func TestE2EBrowserLiveView(t *testing.T) {
 		t.Fatalf("open the live view: %v", err)
 	}
 	pg.untilText("backend", "memory")
+	// The default routes fan every webhook out to the demo and the audit
+	// destinations, each behind its own breaker.
 	deps := p.Dependencies()
-	if len(deps) != 1 {
+	if len(deps) != 2 || deps[0] != "demo" || deps[1] != "audit" {
 		t.Fatalf("dependencies %v", deps)
 	}
 	dep := deps[0]
@@ -201,13 +203,25 @@ func TestE2EBrowserLiveView(t *testing.T) {
 		return ok, string(b)
 	})
 	pg.untilText("count-dead-lettered", "3")
+	// Each event shows its destinations: the audit destination took it, the demo
+	// destination's refusal went to the DLQ.
+	pg.until("per-destination progress", func() (bool, string) {
+		rows := eval[[]string](pg, `[...document.querySelectorAll("#events tr")].map(r => r.textContent).filter(t => t.includes("processor")).slice(0, 3)`)
+		ok := len(rows) == 3
+		for _, r := range rows {
+			ok = ok && strings.Contains(r, "deadLettered") && strings.Contains(r, "demo → DLQ") && strings.Contains(r, "audit ✓")
+		}
+		b, _ := json.Marshal(rows)
+		return ok, string(b)
+	})
 
 	// Where is my event: a click on a dead letter's key inspects it.
 	key := eval[string](pg, `document.querySelector("#dlq-rows td.key").dataset.key`)
 	eval[bool](pg, `document.querySelector("#dlq-rows td.key").click(), true`)
 	pg.until("the dead letter inspected", func() (bool, string) {
 		got := pg.text("inspect-result")
-		return strings.HasPrefix(got, key+"  deadLettered") && strings.Contains(got, "HTTP 400"), got
+		return strings.HasPrefix(got, key+"  deadLettered") && strings.Contains(got, "HTTP 400") &&
+			strings.Contains(got, "→ demo") && strings.Contains(got, "deadLettered (permanent)") && strings.Contains(got, "→ audit"), got
 	})
 	shot(t, ctx, "live-view.png")
 

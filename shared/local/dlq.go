@@ -19,7 +19,10 @@ type DeadLetter struct {
 	Type      string `json:"type"`
 	// Reason is the processor's deadLetterReason (permanent, exhausted,
 	// undecodable); empty when SQS moved the message after maxReceiveCount receives.
-	Reason       string    `json:"deadLetterReason"`
+	Reason string `json:"deadLetterReason"`
+	// Destinations names the destinations of a fanned-out event whose failure
+	// this message holds (a replay delivers only to them); empty for all.
+	Destinations string    `json:"destinations,omitempty"`
 	LastError    string    `json:"lastError,omitempty"`
 	Attempts     int       `json:"attempts"`               // real attempts made
 	FailedAt     string    `json:"failedAt,omitempty"`     // RFC 3339, when it was dead-lettered
@@ -143,7 +146,7 @@ func deadLetters(ms []queue.Received) []DeadLetter {
 	for _, m := range ms {
 		a := m.Attributes
 		d := DeadLetter{MessageID: m.ID, Key: a[envelope.AttrKey], Source: a[envelope.AttrSource], Type: a[envelope.AttrType],
-			Reason: a[envelope.AttrReason], LastError: a[envelope.AttrLastError], FailedAt: a[envelope.AttrFailedAt],
+			Reason: a[envelope.AttrReason], Destinations: a[envelope.AttrDestinations], LastError: a[envelope.AttrLastError], FailedAt: a[envelope.AttrFailedAt],
 			SentAt: m.SentAt}
 		d.Attempts, _ = strconv.Atoi(a[envelope.AttrAttempts])
 		d.RedriveCount, _ = strconv.Atoi(a[redrive.AttrRedriveCount])

@@ -37,6 +37,7 @@ const (
 //	GET  /                    the live view (one static page polling the API below)
 //	POST /webhooks/{source}   the ingest
 //	POST /demo/destination    the demo destination
+//	POST /demo/audit          the audit destination (always healthy)
 //	GET|POST /demo/mode       read or switch its mode ({"mode": "down"})
 //	GET  /api/status          counts, queues, destination, breakers, recent events (?recent=N, at most 200; default 100)
 //	GET  /api/dlq             the head of the dead-letter queue (?limit=N, at most 500; default 50)
@@ -52,6 +53,7 @@ func (p *Pipeline) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/{source}", p.Ingest.Handler())
 	mux.Handle("POST /demo/destination", p.Demo)
+	mux.Handle("POST /demo/audit", p.Audit)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		page, err := view.ReadFile("view/index.html")
 		if err != nil {

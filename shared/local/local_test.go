@@ -120,11 +120,17 @@ func TestPipelineRidesOutAnOutage(t *testing.T) {
 	if err := p.Demo.SetMode(DemoMode{Mode: ModeHealthy}); err != nil {
 		t.Fatal(err)
 	}
-	if st := p.Status(context.Background(), 0); len(st.Breakers) != 1 || st.Breakers[0].State == "closed" {
+	// The default routes fan out to the demo and the audit destinations: only the
+	// demo's breaker opened; the audit destination took every webhook.
+	if st := p.Status(context.Background(), 0); len(st.Breakers) != 2 || st.Breakers[0].Dependency != "demo" || st.Breakers[0].State == "closed" ||
+		st.Breakers[1].State != "closed" {
 		t.Fatalf("breakers during the outage: %+v", st.Breakers)
 	}
 	waitFor(t, "delivery after recovery", func() bool { return p.Status(context.Background(), 0).Counts["processed"] == 5 })
 	waitFor(t, "breaker closed", func() bool { return p.Status(context.Background(), 0).Breakers[0].State == "closed" })
+	if n := p.Audit.Stats().Effects; n != 5 {
+		t.Fatalf("audit destination applied %d webhooks, want 5", n)
+	}
 	if st := p.Status(context.Background(), 0); st.Demo.Effects != 5 || st.Demo.Repeats != 0 || st.DLQ.Total() != 0 {
 		t.Fatalf("after recovery: %+v", st)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
+	"path"
 	"slices"
 	"sort"
 	"sync"
@@ -36,12 +38,16 @@ type Options struct {
 	// (MemoryBackend with MaxReceiveCount and VisibilityTimeout below); AWSBackend
 	// runs the same pipeline on SQS and DynamoDB.
 	Backend *Backend
-	// Routes are the processor's routes. Default: every source forwarded to the demo
-	// destination at DemoURL.
+	// Routes are the processor's routes. Default: every source fanned out to two
+	// destinations, the demo destination at DemoURL (route "demo") and the audit
+	// destination at AuditURL (route "audit"), each behind its own breaker.
 	Routes []route.Config
 	// DemoURL is where the demo destination is served, as the routes reach it;
 	// default "http://127.0.0.1:3000/demo/destination".
 	DemoURL string
+	// AuditURL is where the audit destination (always healthy) is served; default
+	// DemoURL with "audit" for its last path element.
+	AuditURL string
 	// Sender, when set, serves POST /api/send: bursts of signed samples posted to
 	// this pipeline's own ingest (its BaseURL must be where Handler is served).
 	Sender *Sender
@@ -76,6 +82,10 @@ type Pipeline struct {
 	Poller    *esm.Poller
 	Redriver  *redrive.Redriver
 	Demo      *Demo
+	// Audit is the second destination of the default routes: a demo destination
+	// that stays healthy, so that a fan-out shows one destination going on while
+	// the other fails.
+	Audit *Demo
 	// Bodies is the claim-check body store, in memory: ingest puts the bodies of
 	// messages too large to travel inline in it, and the readers of the queues load
 	// them from it.
@@ -97,6 +107,14 @@ func New(o Options) (*Pipeline, error) {
 	}
 	if o.DemoURL == "" {
 		o.DemoURL = "http://127.0.0.1:3000/demo/destination"
+	}
+	if o.AuditURL == "" {
+		u, err := url.Parse(o.DemoURL)
+		if err != nil {
+			return nil, fmt.Errorf("local: DemoURL: %w", err)
+		}
+		u.Path = path.Join(path.Dir(u.Path), "audit")
+		o.AuditURL = u.String()
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -137,7 +155,7 @@ func New(o Options) (*Pipeline, error) {
 	routes := o.Routes
 	if routes == nil {
 		var err error
-		if routes, err = demoRoutes(o.Sources, o.DemoURL); err != nil {
+		if routes, err = demoRoutes(o.Sources, o.DemoURL, o.AuditURL); err != nil {
 			return nil, err
 		}
 	}
@@ -156,7 +174,7 @@ func New(o Options) (*Pipeline, error) {
 		return nil, errors.New("local: the backend needs Main, DLQ, Store and Breakers")
 	}
 
-	p := &Pipeline{Backend: b.Name, Main: b.Main, DLQ: b.DLQ, Store: b.Store, Demo: NewDemo(), Bodies: blob.NewMemory(), sender: o.Sender, stats: newStats()}
+	p := &Pipeline{Backend: b.Name, Main: b.Main, DLQ: b.DLQ, Store: b.Store, Demo: NewDemo(), Audit: NewDemo(), Bodies: blob.NewMemory(), sender: o.Sender, stats: newStats()}
 	seen := map[string]bool{}
 	for _, rt := range reg.Routes() {
 		if rt.Dependency != "" && !seen[rt.Dependency] {
@@ -206,8 +224,8 @@ func New(o Options) (*Pipeline, error) {
 	return p, nil
 }
 
-// demoRoutes forwards every source to the demo destination.
-func demoRoutes(sources webhook.Sources, demoURL string) ([]route.Config, error) {
+// demoRoutes fans every source out to the demo and the audit destinations.
+func demoRoutes(sources webhook.Sources, demoURL, auditURL string) ([]route.Config, error) {
 	names := make([]string, 0, len(sources))
 	for name := range sources {
 		names = append(names, name)
@@ -215,7 +233,9 @@ func demoRoutes(sources webhook.Sources, demoURL string) ([]route.Config, error)
 	sort.Strings(names)
 	rs := make([]map[string]any, 0, len(names))
 	for _, n := range names {
-		rs = append(rs, map[string]any{"source": n, "url": demoURL, "timeoutSeconds": 5})
+		rs = append(rs,
+			map[string]any{"source": n, "name": "demo", "url": demoURL, "dependency": "demo", "timeoutSeconds": 5},
+			map[string]any{"source": n, "name": "audit", "url": auditURL, "dependency": "audit", "timeoutSeconds": 5})
 	}
 	raw, err := json.Marshal(rs)
 	if err != nil {
@@ -237,6 +257,7 @@ type Status struct {
 	Main     QueueStatus    `json:"queue"`
 	DLQ      QueueStatus    `json:"dlq"`
 	Demo     DemoStats      `json:"destination"`
+	Audit    DemoStats      `json:"audit"` // the second destination of the default routes
 	Breakers []BreakerState `json:"breakers"`
 	Recent   []Event        `json:"recent"` // newest first, at most RecentMax
 }
@@ -319,7 +340,7 @@ func (p *Pipeline) operate(ctx context.Context, name, done string, op func(conte
 func (p *Pipeline) Status(ctx context.Context, recent int) Status {
 	counts, events := p.stats.snapshot(recent)
 	st := Status{Backend: p.Backend, Counts: counts, Main: queueStatus(ctx, p.Main), DLQ: queueStatus(ctx, p.DLQ),
-		Demo: p.Demo.Stats(), Recent: events, Breakers: []BreakerState{}}
+		Demo: p.Demo.Stats(), Audit: p.Audit.Stats(), Recent: events, Breakers: []BreakerState{}}
 	for _, d := range p.dependencies {
 		b := BreakerState{Dependency: d, State: "unknown"}
 		if snap, err := p.Breakers.State(ctx, d); err != nil {
@@ -342,6 +363,17 @@ type Event struct {
 	Attempts int       `json:"attempts,omitempty"`
 	Reason   string    `json:"reason,omitempty"` // why deferred or dead-lettered
 	Error    string    `json:"error,omitempty"`
+	// Destinations tells how each destination of a fanned-out event stands after
+	// this record.
+	Destinations []DestinationEvent `json:"destinations,omitempty"`
+}
+
+// DestinationEvent is one destination's part of an Event.
+type DestinationEvent struct {
+	Name   string `json:"name"`
+	State  string `json:"state"` // delivered | done | held | failed | deadLettered
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // RecentMax is how many recent events a pipeline keeps.
@@ -391,6 +423,13 @@ func (s *Stats) processed(r processor.Result) {
 		Reason: r.Reason}
 	if r.Err != nil {
 		e.Error = r.Err.Error()
+	}
+	for _, d := range r.Destinations {
+		de := DestinationEvent{Name: d.Name, State: string(d.State), Reason: d.Reason}
+		if d.Err != nil {
+			de.Error = d.Err.Error()
+		}
+		e.Destinations = append(e.Destinations, de)
 	}
 	s.add(e, string(r.Outcome))
 }

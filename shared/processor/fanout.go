@@ -412,7 +412,7 @@ func (p *Processor) partly(ctx context.Context, m *events.SQSMessage, res Result
 	res.Destinations = destResults(targets)
 	var retryDelay, deferDelay time.Duration
 	var deferReason string
-	failed, deadNow, probesOnly := false, []string{}, true
+	failed, deadNow, deadReasons, probesOnly := false, []string{}, []string{}, true
 	now := p.o.Now()
 	receives, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
 	for _, d := range targets {
@@ -420,6 +420,9 @@ func (p *Processor) partly(ctx context.Context, m *events.SQSMessage, res Result
 		case DestDeadLettered:
 			if d.reason != "waiting" {
 				deadNow = append(deadNow, d.rt.Name)
+				if !slices.Contains(deadReasons, d.reason) {
+					deadReasons = append(deadReasons, d.reason)
+				}
 			}
 		case DestHeld:
 			if dl := p.deferral(d.retryAt, m); deferReason == "" || dl < deferDelay {
@@ -462,8 +465,10 @@ func (p *Processor) partly(ctx context.Context, m *events.SQSMessage, res Result
 			p.log(ctx, slog.LevelDebug, res)
 			return res
 		}
-		res.Outcome = DeadLettered
-		res.Reason = "destinations:" + strings.Join(deadNow, ",")
+		// The reason of the destinations dead-lettered now (their names are in
+		// Destinations and in the dead letters' destinations attribute).
+		slices.Sort(deadReasons)
+		res.Outcome, res.Reason = DeadLettered, strings.Join(deadReasons, ",")
 		p.log(ctx, slog.LevelWarn, res)
 		p.markDeadLettered(ctx, res, truncate(cause.Error(), 512))
 		return res
