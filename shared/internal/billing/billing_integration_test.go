@@ -63,6 +63,10 @@ func TestBillableRequestsPerWebhook(t *testing.T) {
 	b := newPipeline(t, map[string]string{config.EnvBreakerFailures: strconv.Itoa(10 * burst)})
 	transient := transientRetry(t, b, newIDs(burst))
 
+	// The same burst fanned out to two and to three destinations.
+	fan2 := happyFanOut(t, newPipeline(t, map[string]string{config.EnvRoutes: fanOutRoutes(2)}), newIDs(burst), 2)
+	fan3 := happyFanOut(t, newPipeline(t, map[string]string{config.EnvRoutes: fanOutRoutes(3)}), newIDs(burst), 3)
+
 	c := newPipeline(t, nil)
 	open := breakerOpen(t, c, newIDs(burst))
 
@@ -77,7 +81,7 @@ func TestBillableRequestsPerWebhook(t *testing.T) {
 	}
 	report := billing.Report{Webhooks: burst, BatchSize: batchSize, BreakerReadsPerRecord: breakerReads,
 		MaxIdempotencyItemBytes: itemMax,
-		Scenarios:               []billing.Scenario{happy, trick, inline, stored, dup, transient, open, perm, replayed}}
+		Scenarios:               []billing.Scenario{happy, fan2, fan3, trick, inline, stored, dup, transient, open, perm, replayed}}
 	for i, s := range report.Scenarios {
 		if s.BodyBytes == 0 {
 			report.Scenarios[i].BodyBytes = bodyBytes
@@ -151,6 +155,28 @@ func happyBurst(t *testing.T, p *pipeline, ids []string) (billing.Scenario, floa
 	p.scanItems()
 	return billing.NewScenario("happy", "signed webhooks posted as a burst, taken in batches of 10, each applied once (claim + complete)", n, u),
 		float64(reads) / float64(n)
+}
+
+// happyFanOut posts ids as a burst to a pipeline whose routes send each to n
+// destinations: each applied once at each, recorded by a claim, a step for every
+// destination but the last to answer, and a completion.
+func happyFanOut(t *testing.T, p *pipeline, ids []string, n int) billing.Scenario {
+	t.Helper()
+	p.begin()
+	for _, id := range ids {
+		p.post(id)
+	}
+	p.pollUntil("every webhook processed", func() bool { return p.outcome(string(processor.Processed)) >= len(ids) })
+	u := p.usage(t)
+	name := fmt.Sprintf("happy fan-out %d", n)
+	checkUsage(t, name, u)
+	checkApplied(t, p, ids, n)
+	checkCompleted(t, p, ids, 1)
+	checkDepths(t, p, 0, 0)
+	if w, want := u.Requests.Of(billing.DynamoDBWrite), (n+1)*len(ids); w != want {
+		t.Errorf("%s: %d DynamoDB writes for %d webhooks, want %d (claim, %d steps, complete)", name, w, len(ids), want, n-1)
+	}
+	return billing.NewScenario(name, fmt.Sprintf("the happy burst, each webhook fanned out to %d destinations at once: claim, a step for each destination but the last to answer, complete", n), len(ids), u)
 }
 
 // happyLarge posts ids with bodies of size bytes as a burst, taken in batches of 10,

@@ -120,6 +120,18 @@ type pipeline struct {
 	sampleItems                    atomic.Bool  // the destination reads each record while its attempt runs
 }
 
+// fanOutRoutes is TENAZ_ROUTES sending every Stripe payment intent to n destinations
+// ({dest} is the destination server).
+func fanOutRoutes(n int) string {
+	names := []string{"orders", "analytics", "crm"}[:n]
+	var rs []route.Config
+	for _, name := range names {
+		rs = append(rs, route.Config{Source: source, Name: name, Types: []string{"payment_intent.*"}, URL: "{dest}/hooks/" + name, TimeoutSeconds: 5})
+	}
+	raw, _ := json.Marshal(rs)
+	return string(raw)
+}
+
 // newPipeline creates the queues (the main one with a redrive policy to the DLQ),
 // the idempotency and breaker tables and a destination, and wires the functions
 // with the processor's environment changed by env.
@@ -184,7 +196,7 @@ func newPipeline(t *testing.T, env map[string]string) *pipeline {
 		config.EnvRetryMax:  "1",
 	}
 	for k, v := range env {
-		p.env[k] = v
+		p.env[k] = strings.ReplaceAll(v, "{dest}", p.dest.srv.URL) // routes of a scenario's own
 	}
 	p.wire(ctx)
 	return p
@@ -246,6 +258,7 @@ func (p *pipeline) wire(ctx context.Context) {
 		Metrics:  &p.logs,
 		Breakers: breaker.New(breakerstore.New(p.breakerTable, breakerDDB, breakerstore.Options{}), set),
 		Attempts: store,
+		Records:  store,
 		Bodies:   bodies,
 		Observe:  p.observe,
 	})
