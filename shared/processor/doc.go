@@ -69,6 +69,19 @@
 //     that outlasts the queue's retention dead-letters its records as "expiring",
 //     like any deferral; each deferral is also a receive, so at the default 15
 //     minutes a pause of about 40 hours reaches the queue's maxReceiveCount (200).
+//   - An event goes to every destination the router returns (fan-out). With one,
+//     the record runs as above: one claim, one completion. With more (or for a
+//     replayed dead letter naming some), each destination is its own recovery point:
+//     one that took the event is recorded (step route.DeliveredStep(name)) and never
+//     called again for it, the last to answer recorded by the completion itself; one
+//     that fails is retried without the others; one whose breaker is open or that is
+//     paused is held without an attempt (and, when every destination that may be
+//     called already took the event, without a claim: the record is read first);
+//     one that refuses the event for good or exhausts its attempts is dead-lettered
+//     at once, by a copy naming it (envelope.AttrDestinations) whose replay calls
+//     only it, and recorded (route.DeadLetteredStep(name)) so later attempts skip it.
+//     The record is completed once every destination took the event; until then its
+//     stored body is kept.
 //   - The stored body is deleted once its event is processed or found a duplicate
 //     (best effort, logged at WARN; the bucket's lifecycle rule removes what is
 //     left), never on a retry, deferral or dead letter, which a replay needs.

@@ -154,7 +154,13 @@ func (p *Processor) fanOut(ctx, hctx context.Context, m *events.SQSMessage, env 
 			for _, d := range targets {
 				_, done := rec.Steps[DoneStep(d.rt.Name)]
 				_, dead := rec.Steps[DeadStep(d.rt.Name)]
-				if d.held == "" && !done && (only != nil || !dead) {
+				switch {
+				case d.held != "":
+				case done:
+					d.state = DestDone
+				case only == nil && dead:
+					d.state, d.reason = DestDeadLettered, "waiting"
+				default:
 					callable = true
 				}
 			}
@@ -241,8 +247,7 @@ func (p *Processor) holdAll(ctx context.Context, m *events.SQSMessage, res Resul
 	var first *dest
 	for _, d := range targets {
 		if d.held == "" {
-			d.state = DestDone // allowed, but nothing left to call there
-			continue
+			continue // allowed, but nothing left to call there (its state says why)
 		}
 		d.state, d.reason = DestHeld, d.held
 		if first == nil || d.retryAt.Before(first.retryAt) {
