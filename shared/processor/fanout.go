@@ -179,30 +179,14 @@ func (p *Processor) fanOut(ctx, hctx context.Context, m *events.SQSMessage, env 
 	if err != nil {
 		return p.failure(ctx, m, res, err, 0)
 	}
-	res.Attempts = out.Attempts
-	if out.PayloadMismatch {
-		p.o.Log.WarnContext(ctx, "payload differs from the first delivery under this key", "key", res.Key, "source", res.Source, "type", res.Type)
-		res.Reason = "payloadMismatch"
+	res = p.attempted(ctx, res, out)
+	if pend := (*pending)(nil); out.Kind == idempotency.Failed && errors.As(out.Err, &pend) {
+		return p.partly(ctx, m, res, targets, out.Err)
 	}
-	switch out.Kind {
-	case idempotency.Done:
-		res.Outcome = Processed
-	case idempotency.Duplicate:
-		res.Outcome = Duplicate
-	case idempotency.InFlight:
-		res.Outcome = Deferred
-		res.Delay = out.Until.Sub(p.o.Now())
-		return p.setVisibility(ctx, m, res)
-	default: // Failed
-		var pend *pending
-		if !errors.As(out.Err, &pend) {
-			after, _ := retry.RetryAfterOf(out.Err)
-			return p.failure(ctx, m, res, out.Err, after)
-		}
-		return p.partly(ctx, m, res, targets, gates, out.Err)
+	res = p.outcome(ctx, m, res, out)
+	if res.Outcome == Processed || res.Outcome == Duplicate {
+		p.dropBody(ctx, env, res)
 	}
-	p.log(ctx, slog.LevelDebug, res)
-	p.dropBody(ctx, env, res)
 	return res
 }
 
@@ -413,7 +397,7 @@ func (p *Processor) sendDestinations(ctx context.Context, m *events.SQSMessage, 
 // partly maps a fan-out attempt that left some destination without the event: the
 // record waits for the earliest of its destinations still to be tried, or, when
 // only dead-lettered ones are left, is done here (their copies wait in the DLQ).
-func (p *Processor) partly(ctx context.Context, m *events.SQSMessage, res Result, targets []*dest, gates map[string]*gate, cause error) Result {
+func (p *Processor) partly(ctx context.Context, m *events.SQSMessage, res Result, targets []*dest, cause error) Result {
 	res.Destinations = destResults(targets)
 	var retryDelay, deferDelay time.Duration
 	var deferReason string

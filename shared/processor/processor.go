@@ -488,17 +488,25 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 		// The store failed or refused the event's request, or no time was left.
 		return p.failure(ctx, m, res, err, 0)
 	}
-	res.Attempts = out.Attempts
-	if out.PayloadMismatch {
-		p.o.Log.WarnContext(ctx, "payload differs from the first delivery under this key", "key", res.Key, "source", res.Source, "type", res.Type)
-		res.Reason = "payloadMismatch"
-	}
+	res = p.attempted(ctx, res, out)
 	if guarded && p.settle(ctx, ticket, out) {
 		return p.probeFailed(ctx, m, res, rt.Dependency, out.Err)
 	}
 	res = p.outcome(ctx, m, res, out)
 	if res.Outcome == Processed || res.Outcome == Duplicate {
 		p.dropBody(ctx, env, res)
+	}
+	return res
+}
+
+// attempted notes in res what the runner says of the event: its attempts, and a
+// payload that differs from the first delivery's (logged at WARN; the event is
+// still handled by its key).
+func (p *Processor) attempted(ctx context.Context, res Result, out idempotency.Outcome) Result {
+	res.Attempts = out.Attempts
+	if out.PayloadMismatch {
+		p.o.Log.WarnContext(ctx, "payload differs from the first delivery under this key", "key", res.Key, "source", res.Source, "type", res.Type)
+		res.Reason = "payloadMismatch"
 	}
 	return res
 }
