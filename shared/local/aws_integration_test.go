@@ -89,7 +89,7 @@ func TestIntegrationLocalRunnerOnMoto(t *testing.T) {
 	})
 	st := p.Status(ctx, 0)
 	if st.Backend != BackendAWS || st.Counts["received"] != 2 || p.Demo.Applied("stripe:evt_moto_1") != 1 || st.Demo.Repeats != 0 ||
-		st.Main.Error != "" || st.DLQ.Total() != 0 || len(st.Breakers) != 1 || st.Breakers[0].State != "closed" {
+		st.Main.Error != "" || st.DLQ.Total() != 0 || len(st.Breakers) != 2 || st.Breakers[0].State != "closed" || st.Breakers[1].State != "closed" {
 		t.Fatalf("status %+v", st)
 	}
 	rec, err := p.Store.Get(ctx, "stripe:evt_moto_1", time.Now())

@@ -517,10 +517,14 @@ func (p *Processor) settleGates(ctx context.Context, gates map[string]*gate, tar
 	}
 }
 
+// destResults tells how each destination stands; nil when the record reached none
+// of them (a duplicate, an event another worker holds).
 func destResults(targets []*dest) []DestinationResult {
-	out := make([]DestinationResult, len(targets))
-	for i, d := range targets {
-		out[i] = DestinationResult{Name: d.rt.Name, State: d.state, Reason: d.reason, Err: d.err}
+	var out []DestinationResult
+	for _, d := range targets {
+		if d.state != "" {
+			out = append(out, DestinationResult{Name: d.rt.Name, State: d.state, Reason: d.reason, Err: d.err})
+		}
 	}
 	return out
 }
