@@ -103,6 +103,7 @@ func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) 
 			Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin, DeferMax: cfg.DeferMax, RefundMaxReceives: cfg.RefundMaxReceives,
 			QueueRetention: cfg.QueueRetention},
 		DeadLetters:   store,
+		Records:       store,
 		Log:           log,
 		Metrics:       os.Stdout,
 		MetricsDetail: cfg.MetricsDetail,
