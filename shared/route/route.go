@@ -154,6 +154,16 @@ type Config struct {
 	// Filter requires body fields to match (see Filter); empty = every event of the
 	// source and types.
 	Filter map[string]json.RawMessage `json:"filter,omitempty"`
+	// SigningSecret, when set, makes the forward handler sign every request with the
+	// Standard Webhooks scheme (webhook-id, webhook-timestamp, webhook-signature). It
+	// is a secret reference, "ssm:<parameter name>", "secretsmanager:<name or ARN>"
+	// or, for local runs, "env:<NAME>" (see package secrets), never the secret itself;
+	// the value is one or more whsec_<base64> secrets separated by spaces. Empty: no
+	// signature.
+	SigningSecret string `json:"signingSecret,omitempty"`
+	// Headers are added to every forwarded request, each value read from a secret,
+	// e.g. {"Authorization": {"secret": "secretsmanager:tenaz/prod/deliveries/orders-token", "format": "Bearer {}"}}.
+	Headers map[string]SecretHeader `json:"headers,omitempty"`
 }
 
 // Step is one destination of a multi-step forward route.
@@ -226,6 +236,9 @@ func ParseConfig(data []byte) ([]Config, error) {
 			if _, err := ParseFilter(c.Filter); err != nil {
 				return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
 			}
+		}
+		if err := c.validateDelivery(); err != nil {
+			return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
 		}
 	}
 	return cs, nil
