@@ -40,6 +40,9 @@ step "cfn-lint --include-checks I"
 #  - the processor and the redrive function each run under the template's own role,
 #    with exactly the permissions listed in `expected` / `expected_redrive` below and
 #    no managed policy; a change to their permissions must change these lists too;
+#  - the processor reads the routes' delivery secrets only under the stack's
+#    prefixes (SSM parameter/tenaz/<stack>/deliveries/*, Secrets Manager
+#    secret:tenaz/<stack>/deliveries/*), and no other function reads them;
 #  - the processor's event source mapping reports partial batch failures; the redrive
 #    function has no event source;
 #  - the breaker table and the processor's breaker settings; a 24-hour destination
@@ -110,6 +113,9 @@ expected = {
     ("s3:GetObject", "BodyBucket/bodies/*"),
     ("s3:DeleteObject", "BodyBucket/bodies/*"),
     ("s3:ListBucket", "BodyBucket"),
+    # The routes' delivery secrets: only under the stack's deliveries/ prefixes.
+    ("ssm:GetParameter", "DeliveryParameters"),
+    ("secretsmanager:GetSecretValue", "DeliverySecrets"),
 }
 # The ingest function's permissions.
 expected_ingest = {
@@ -137,6 +143,11 @@ expected_redrive = {
 }
 sources_parameter_name = {"Fn::If": ["SourcesParameterNameSet", {"Ref": "SourcesParameterName"}, {"Fn::Sub": "/tenaz/${AWS::StackName}/sources"}]}
 sources_parameter_arn = {"Fn::Sub": ["arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${Name}", {"Name": sources_parameter_name}]}
+# The processor reads delivery secrets under these prefixes only (README, "Signed
+# deliveries"), which do not cover the ingest function's sources parameter
+# (/tenaz/<stack>/sources by default).
+delivery_parameters_arn = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/tenaz/${AWS::StackName}/deliveries/*"}
+delivery_secrets_arn = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:tenaz/${AWS::StackName}/deliveries/*"}
 def check_role(fn, want):
     role_ref = res[fn]["Properties"].get("Role")
     role_id = role_ref.get("Fn::GetAtt", [None])[0] if isinstance(role_ref, dict) else None
@@ -182,6 +193,10 @@ def check_role(fn, want):
                         target = ["*", "Arn"]  # X-Ray's write calls take no resource
                     if r == sources_parameter_arn:
                         target = ["SourcesParameter", "Arn"]  # the one parameter ingest reads
+                    if r == delivery_parameters_arn:
+                        target = ["DeliveryParameters", "Arn"]  # /tenaz/<stack>/deliveries/*
+                    if r == delivery_secrets_arn:
+                        target = ["DeliverySecrets", "Arn"]  # tenaz/<stack>/deliveries/*
                     if target[1] != "Arn":
                         errors.append(f"{role_id}: resource {json.dumps(r)} is not a !GetAtt <resource>.Arn")
                         continue

@@ -27,7 +27,13 @@
 //	                               such a message is dead-lettered as bodyMissing
 //	TENAZ_QUEUE_RETENTION_SECONDS  the main queue's MessageRetentionPeriod in seconds (default 345600, 4 days):
 //	                               a record that would come back later than 15 min before it is dead-lettered as expiring
+//	TENAZ_SECRET_CACHE_SECONDS     how long a route's signingSecret or header secret is used before it
+//	                               is read again, seconds (default 300; 0: read for every delivery)
 //	TENAZ_LOG_LEVEL                debug | info | warn | error (default info)
+//
+// A route's signingSecret and header secrets are read from SSM Parameter Store or
+// Secrets Manager (the template grants reads under /tenaz/<stack>/deliveries/ and
+// tenaz/<stack>/deliveries/ only); the clients are made only when a route names one.
 package main
 
 import (
@@ -38,7 +44,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/tenaz/tenaz/shared/blob"
 	"github.com/tenaz/tenaz/shared/breaker"
@@ -50,6 +58,8 @@ import (
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
 	"github.com/tenaz/tenaz/shared/route"
+	"github.com/tenaz/tenaz/shared/secrets"
+	"github.com/tenaz/tenaz/shared/secrets/awsstore"
 	"github.com/tenaz/tenaz/shared/telemetry"
 )
 
@@ -81,13 +91,21 @@ func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) 
 	if err != nil {
 		return nil, err
 	}
-	routes, err := route.Build(cfg.Routes, map[string]func(route.Config) (route.Handler, error){
-		"forward": func(rc route.Config) (route.Handler, error) { return forward.FromConfig(rc, nil), nil },
-	})
+	awsCfg, err := config.AWS(ctx)
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.AWS(ctx)
+	stores := secrets.Stores{Env: secrets.Getenv(os.Getenv)}
+	if routesUse(cfg.Routes, secrets.KindSSM) {
+		stores.SSM = awsstore.NewParameters(ssm.NewFromConfig(awsCfg))
+	}
+	if routesUse(cfg.Routes, secrets.KindSecretsManager) {
+		stores.SecretsManager = awsstore.NewSecrets(secretsmanager.NewFromConfig(awsCfg))
+	}
+	fwd := forward.Options{Secrets: secrets.NewCache(stores, secrets.Options{TTL: cfg.SecretCache, Log: log})}
+	routes, err := route.Build(cfg.Routes, map[string]func(route.Config) (route.Handler, error){
+		"forward": func(rc route.Config) (route.Handler, error) { return forward.Build(rc, fwd) },
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -118,4 +136,23 @@ func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) 
 		opts.Bodies = blob.NewS3(blob.NewS3Client(awsCfg), bucket)
 	}
 	return processor.New(opts), nil
+}
+
+// routesUse reports whether a route names a secret of kind k.
+func routesUse(routes []route.Config, k secrets.Kind) bool {
+	uses := func(raw string) bool {
+		ref, err := secrets.ParseRef(raw)
+		return err == nil && ref.Kind == k
+	}
+	for _, rc := range routes {
+		if uses(rc.SigningSecret) {
+			return true
+		}
+		for _, h := range rc.Headers {
+			if uses(h.Secret) {
+				return true
+			}
+		}
+	}
+	return false
 }

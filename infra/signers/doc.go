@@ -8,6 +8,10 @@
 //     body and a signature made with another key.
 //   - Tenaz's signer (webhook.Source.SignBody, the one `make send` and the samples use)
 //     signs; the provider's library accepts it and refuses it once tampered.
+//   - Tenaz's signed deliveries (the forward handler of a route with a
+//     signingSecret) are verified by the official Standard Webhooks library, with
+//     one secret and during a rotation (two), and refused tampered or under another
+//     secret (deliveries_test.go).
 //
 // The npm libraries are pinned by package.json and package-lock.json in this
 // directory and installed by infra/setup.sh with `npm ci`; slack_sdk is pinned in

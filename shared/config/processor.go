@@ -8,6 +8,7 @@ import (
 	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/route"
+	"github.com/tenaz/tenaz/shared/secrets"
 	"github.com/tenaz/tenaz/shared/telemetry"
 )
 
@@ -37,6 +38,12 @@ const (
 	EnvBreakerWindow   = "TENAZ_BREAKER_WINDOW_SECONDS" // failure window, seconds; default 30
 	EnvBreakerOpen     = "TENAZ_BREAKER_OPEN_SECONDS"   // open period before a probe, seconds; default 60
 	EnvBreakerCache    = "TENAZ_BREAKER_CACHE_MS"       // breaker state cache per container, ms; default 1000
+
+	// EnvSecretCache is how long a container uses a delivery secret (a route's
+	// signingSecret or header secret) before reading it again, in seconds; default
+	// 300, 0 reads it for every delivery. A rotated secret is in use at most this long
+	// after the rotation.
+	EnvSecretCache = "TENAZ_SECRET_CACHE_SECONDS"
 )
 
 // Defaults of the processor's settings; processor.Settings takes the same for a zero
@@ -67,6 +74,9 @@ type Processor struct {
 	Breaker breaker.Settings
 	// MetricsDetail is how finely the outcome counters are broken down.
 	MetricsDetail telemetry.Detail
+	// SecretCache is how long a delivery secret is used before it is read again;
+	// negative: read for every delivery (secrets.Options.TTL).
+	SecretCache time.Duration
 }
 
 // LoadProcessor reads and validates the processor's settings.
@@ -122,6 +132,12 @@ func LoadProcessor(getenv Getenv) (Processor, error) {
 	}
 	if c.Breaker.CacheTTL == 0 {
 		c.Breaker.CacheTTL = -1 // 0 from the environment: read the state on every call
+	}
+	if c.SecretCache, err = Duration(getenv, EnvSecretCache, time.Second, secrets.DefaultTTL, 0, 86400); err != nil {
+		return c, err
+	}
+	if c.SecretCache == 0 {
+		c.SecretCache = -1 // 0 from the environment: read on every delivery
 	}
 	detail, ok := telemetry.ParseDetail(getenv(EnvMetricsDetail))
 	if !ok {

@@ -26,6 +26,7 @@ func TestLoadProcessorDefaults(t *testing.T) {
 		QueueRetention: 4 * 24 * time.Hour,
 
 		RefundMaxReceives: 150,
+		SecretCache:       5 * time.Minute,
 		Retention:         c.Retention, Routes: c.Routes, Breaker: c.Breaker, // checked below
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -70,6 +71,12 @@ func TestLoadProcessorBounds(t *testing.T) {
 		{"metrics detail type", map[string]string{EnvMetricsDetail: " Type "}, func(c Processor) bool { return c.MetricsDetail == telemetry.ByType }, ""},
 		{"metrics detail outcome", map[string]string{EnvMetricsDetail: "outcome"}, func(c Processor) bool { return c.MetricsDetail == telemetry.ByOutcome }, ""},
 		{"metrics detail unknown", map[string]string{EnvMetricsDetail: "all"}, nil, ""},
+
+		{"secret cache seconds", map[string]string{EnvSecretCache: "60"}, func(c Processor) bool { return c.SecretCache == time.Minute }, ""},
+		{"secret cache zero reads every time", map[string]string{EnvSecretCache: "0"}, func(c Processor) bool { return c.SecretCache < 0 }, ""},
+		{"secret cache max", map[string]string{EnvSecretCache: "86400"}, func(c Processor) bool { return c.SecretCache == 24*time.Hour }, ""},
+		{"secret cache above", map[string]string{EnvSecretCache: "86401"}, nil, ""},
+		{"secret cache negative", map[string]string{EnvSecretCache: "-5"}, nil, ""},
 
 		{"refund max receives", map[string]string{EnvRefundMaxReceives: "90"}, func(c Processor) bool { return c.RefundMaxReceives == 90 }, ""},
 		{"refund max receives zero", map[string]string{EnvRefundMaxReceives: "0"}, nil, ""},

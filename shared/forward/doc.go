@@ -14,4 +14,14 @@
 //     with blob.Load) before the handler runs; an envelope that is Stored() with an
 //     empty body is refused as a permanent error (ErrBodyNotLoaded) and nothing is
 //     posted: a destination never receives an empty body in place of the event.
+//   - A route with a signingSecret signs every request with the Standard Webhooks
+//     scheme: webhook-id is the request's Idempotency-Key (the same on every attempt
+//     and replay), webhook-timestamp the Unix seconds at sending, webhook-signature
+//     one "v1,<base64 HMAC-SHA256 of id.timestamp.body>" per secret the value holds
+//     (two during a rotation, so a destination holding either verifies). A route's
+//     secret headers carry their secret's value in their format.
+//   - Secrets are read (through a cache, see package secrets) before anything is
+//     sent; a failed read or an unusable value is a transient error and nothing is
+//     posted: never an unsigned or unauthenticated request. Errors name the secret's
+//     reference, never its value.
 package forward

@@ -40,6 +40,7 @@ type Handler struct {
 	timeout   time.Duration
 	client    Doer
 	now       func() time.Time
+	auth      *Auth // nil: unsigned, no secret headers
 }
 
 // New returns a handler posting to url with a per-request timeout (default 10 s when
@@ -55,6 +56,16 @@ func New(url string, timeout time.Duration, client Doer) *Handler {
 	return &Handler{url: url, timeout: timeout, client: client, now: time.Now}
 }
 
+// WithAuth makes h sign its requests and add secret headers as a says, and returns
+// h. A nil or zero a does neither.
+func (h *Handler) WithAuth(a *Auth) *Handler {
+	if a.empty() {
+		a = nil
+	}
+	h.auth = a
+	return h
+}
+
 // Handle posts e to the destination.
 func (h *Handler) Handle(ctx context.Context, e *envelope.Envelope, a *idempotency.Attempt) ([]byte, error) {
 	if e.Stored() && len(e.Body) == 0 {
@@ -62,18 +73,44 @@ func (h *Handler) Handle(ctx context.Context, e *envelope.Envelope, a *idempoten
 		// the destination an empty body as if it were the event.
 		return nil, retry.Permanent(fmt.Errorf("forward: %w: body %s held in the store was not loaded", ErrBodyNotLoaded, e.BodyRef))
 	}
+	// Secrets first: a failed read is a transient error and nothing is posted, never
+	// an unsigned or unauthenticated request.
+	var extra http.Header
+	var keys [][]byte
+	if h.auth != nil {
+		var err error
+		if extra, err = h.auth.headers(ctx); err != nil {
+			return nil, err
+		}
+		if !h.auth.Signing.IsZero() {
+			if keys, err = h.auth.signingKeys(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(e.Body))
 	if err != nil {
 		return nil, retry.Permanent(fmt.Errorf("forward: build request: %w", err))
 	}
+	for k, v := range extra {
+		req.Header[k] = v
+	}
 	ct := e.Headers["content-type"]
 	if ct == "" {
 		ct = "application/json"
 	}
 	req.Header.Set("Content-Type", ct)
-	req.Header.Set(HeaderIdempotencyKey, e.Key()+h.keySuffix)
+	id := e.Key() + h.keySuffix
+	req.Header.Set(HeaderIdempotencyKey, id)
+	if keys != nil {
+		// webhook-id is the Idempotency-Key: the same on every attempt and replay.
+		ts := h.now().Unix()
+		req.Header.Set(HeaderWebhookID, id)
+		req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
+		req.Header.Set(HeaderWebhookSignature, signature(keys, id, ts, e.Body))
+	}
 	req.Header.Set(HeaderSource, e.Source)
 	req.Header.Set(HeaderType, e.Type)
 	if a != nil {
@@ -141,11 +178,51 @@ func (s *Sequence) Handle(ctx context.Context, e *envelope.Envelope, a *idempote
 	return nil, nil
 }
 
-// FromConfig builds the forward handler of a route: one destination or a sequence.
-func FromConfig(c route.Config, client Doer) route.Handler {
-	if len(c.Steps) == 0 {
-		return New(c.URL, c.Timeout(), client)
+// WithAuth makes every step sign its requests and add secret headers as a says,
+// and returns s.
+func (s *Sequence) WithAuth(a *Auth) *Sequence {
+	for _, st := range s.steps {
+		st.h.WithAuth(a)
 	}
+	return s
+}
+
+// Options are what Build gives the handlers it makes.
+type Options struct {
+	Client Doer // nil: the default client (see New)
+	// Secrets resolves the routes' signingSecret and headers (a *secrets.Cache);
+	// required for a route that names either.
+	Secrets Secrets
+}
+
+// Build builds the forward handler of a route: one destination or a sequence,
+// signing and adding secret headers when the route says so. A route that names
+// secrets needs o.Secrets.
+func Build(c route.Config, o Options) (route.Handler, error) {
+	a, err := authFromConfig(c, o.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.Steps) == 0 {
+		return New(c.URL, c.Timeout(), o.Client).WithAuth(a), nil
+	}
+	return sequenceFromConfig(c, o.Client).WithAuth(a), nil
+}
+
+// FromConfig builds the forward handler of a route without a secret store: for
+// routes that name no secrets. A route that names some gets a handler that posts
+// nothing and fails each event permanently, saying so (build it with Build).
+func FromConfig(c route.Config, client Doer) route.Handler {
+	h, err := Build(c, Options{Client: client})
+	if err != nil {
+		return route.HandlerFunc(func(context.Context, *envelope.Envelope, *idempotency.Attempt) ([]byte, error) {
+			return nil, retry.Permanent(fmt.Errorf("forward: %w", err))
+		})
+	}
+	return h
+}
+
+func sequenceFromConfig(c route.Config, client Doer) *Sequence {
 	steps := make([]Step, len(c.Steps))
 	for i, st := range c.Steps {
 		t := c.Timeout()

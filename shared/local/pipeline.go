@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"path"
 	"slices"
 	"sort"
@@ -28,6 +29,7 @@ import (
 	"github.com/tenaz/tenaz/shared/redrive"
 	"github.com/tenaz/tenaz/shared/retry"
 	"github.com/tenaz/tenaz/shared/route"
+	"github.com/tenaz/tenaz/shared/secrets"
 	"github.com/tenaz/tenaz/shared/webhook"
 )
 
@@ -69,6 +71,10 @@ type Options struct {
 	// PollWait is the pollers' long-poll wait; default 1 s.
 	PollWait time.Duration
 	Log      *slog.Logger // default discards
+	// Secrets resolves the routes' signingSecret and header secrets. Default: env:
+	// references from this process's environment (ssm: and secretsmanager: ones
+	// fail their deliveries, transiently, naming the reference).
+	Secrets forward.Secrets
 }
 
 // Pipeline is the whole of Tenaz on one backend: memory or AWS.
@@ -159,8 +165,12 @@ func New(o Options) (*Pipeline, error) {
 			return nil, err
 		}
 	}
+	fwd := forward.Options{Secrets: o.Secrets}
+	if fwd.Secrets == nil {
+		fwd.Secrets = secrets.NewCache(secrets.Stores{Env: secrets.Getenv(os.Getenv)}, secrets.Options{Log: o.Log})
+	}
 	reg, err := route.Build(routes, map[string]func(route.Config) (route.Handler, error){
-		"forward": func(rc route.Config) (route.Handler, error) { return forward.FromConfig(rc, nil), nil },
+		"forward": func(rc route.Config) (route.Handler, error) { return forward.Build(rc, fwd) },
 	})
 	if err != nil {
 		return nil, err

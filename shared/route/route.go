@@ -201,6 +201,16 @@ type Config struct {
 	Name string `json:"name,omitempty"`
 	// Final: an event this route takes goes to no later route (first match only).
 	Final bool `json:"final,omitempty"`
+	// SigningSecret, when set, makes the forward handler sign every request with the
+	// Standard Webhooks scheme (webhook-id, webhook-timestamp, webhook-signature). It
+	// is a secret reference, "ssm:<parameter name>", "secretsmanager:<name or ARN>"
+	// or, for local runs, "env:<NAME>" (see package secrets), never the secret itself;
+	// the value is one or more whsec_<base64> secrets separated by spaces. Empty: no
+	// signature.
+	SigningSecret string `json:"signingSecret,omitempty"`
+	// Headers are added to every forwarded request, each value read from a secret,
+	// e.g. {"Authorization": {"secret": "secretsmanager:tenaz/prod/deliveries/orders-token", "format": "Bearer {}"}}.
+	Headers map[string]SecretHeader `json:"headers,omitempty"`
 }
 
 // Step is one destination of a multi-step forward route.
@@ -275,6 +285,9 @@ func ParseConfig(data []byte) ([]Config, error) {
 			}
 		}
 		if err := c.defaultName(); err != nil {
+			return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
+		}
+		if err := c.validateDelivery(); err != nil {
 			return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
 		}
 	}

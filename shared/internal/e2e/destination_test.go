@@ -31,6 +31,7 @@ type delivery struct {
 	attempt  string // X-Tenaz-Attempt
 	body     string
 	ctype    string // Content-Type
+	header   http.Header
 	at       time.Time
 	status   int  // the status it was given (a replay gets the stored one)
 	replay   bool // answered from the stored answer; no effect applied
@@ -79,6 +80,7 @@ func (d *destination) serve(w http.ResponseWriter, r *http.Request, body string,
 		attempt: r.Header.Get(forward.HeaderAttempt),
 		body:    body,
 		ctype:   r.Header.Get("Content-Type"),
+		header:  r.Header.Clone(),
 		at:      time.Now(),
 	}
 	var a answer
