@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/ratelimit"
 )
 
 // Handler performs an event's effect. It returns an optional small result, stored on
@@ -38,6 +39,9 @@ type Route struct {
 	Handler    Handler
 	// Filter, when set, also requires the body's fields to match (see Filter).
 	Filter *Filter
+	// RatePerSecond caps deliveries per second to Dependency across every container
+	// (see shared/ratelimit); 0 = unlimited.
+	RatePerSecond int
 }
 
 // Registry holds routes in order.
@@ -154,7 +158,14 @@ type Config struct {
 	// Filter requires body fields to match (see Filter); empty = every event of the
 	// source and types.
 	Filter map[string]json.RawMessage `json:"filter,omitempty"`
+	// RatePerSecond caps deliveries per second to the dependency, across every
+	// container; records over it wait for a later second, never failed for it. 0 (the
+	// default) = unlimited; at most MaxRatePerSecond.
+	RatePerSecond int `json:"ratePerSecond"`
 }
+
+// MaxRatePerSecond is the highest RatePerSecond a route may set.
+const MaxRatePerSecond = 10000
 
 // Step is one destination of a multi-step forward route.
 type Step struct {
@@ -227,6 +238,12 @@ func ParseConfig(data []byte) ([]Config, error) {
 				return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
 			}
 		}
+		if c.RatePerSecond < 0 || c.RatePerSecond > MaxRatePerSecond {
+			return nil, fmt.Errorf("route %d (%s): ratePerSecond %d outside [0, %d]", i, c.Source, c.RatePerSecond, MaxRatePerSecond)
+		}
+		if ratelimit.IsWindowName(c.Dependency) {
+			return nil, fmt.Errorf("route %d (%s): dependency %q begins with %q, which names rate limit windows", i, c.Source, c.Dependency, ratelimit.WindowPrefix)
+		}
 	}
 	return cs, nil
 }
@@ -266,7 +283,7 @@ func Build(configs []Config, handlers map[string]func(Config) (Handler, error)) 
 				return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
 			}
 		}
-		r.Add(Route{Source: c.Source, Types: c.Types, Dependency: c.Dependency, Handler: h, Filter: f})
+		r.Add(Route{Source: c.Source, Types: c.Types, Dependency: c.Dependency, Handler: h, Filter: f, RatePerSecond: c.RatePerSecond})
 	}
 	return r, nil
 }
