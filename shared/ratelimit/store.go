@@ -24,8 +24,8 @@ import (
 type Store interface {
 	// Take counts one delivery in the window of name at second and answers true
 	// when fewer than limit (>= 1) were counted there before; otherwise it changes
-	// nothing and answers false. Of racing callers, exactly limit win in a window
-	// that starts empty.
+	// nothing and answers false. Of callers racing on a window that starts empty,
+	// at most limit win, and exactly limit when more than limit race.
 	Take(ctx context.Context, name string, second int64, limit int) (bool, error)
 	// Taken returns how many deliveries the window of name at second has counted:
 	// 0 for a window with none, or one the store has forgotten.
