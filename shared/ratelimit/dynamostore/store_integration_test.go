@@ -96,6 +96,55 @@ func TestDynamoCallsPerDelivery(t *testing.T) {
 	t.Logf("prices: $%.3f per million write request units (infra/bench/prices.json); each window item is under 1 KB, so one write is 1 WRU", wru)
 }
 
+// TestDynamoCallsSaturatedRoute measures a route with more records waiting than its
+// limit lets through: containers keep taking, deferring each refused record, for
+// several windows. Each window costs the limit's writes plus one refused write per
+// container that tried after the window filled, whatever the backlog:
+// (limit + containers) / limit writes per delivery.
+func TestDynamoCallsSaturatedRoute(t *testing.T) {
+	const (
+		limit      = 10
+		containers = 5
+		tries      = 20 // records each container tries per window, all beyond its share
+		windows    = 10
+	)
+	tb := newTable(t)
+	clock := testclock.New(ratelimittest.T0)
+	store := dynamostore.New(tb.Name, tb.Client)
+	ls := make([]*ratelimit.Limiter, containers)
+	for i := range ls {
+		ls[i] = ratelimit.New(store, ratelimit.Settings{Now: clock.Now})
+	}
+	ctx := context.Background()
+	tb.Calls.Reset()
+	delivered, refused := 0, 0
+	for range windows {
+		for range tries {
+			for _, l := range ls {
+				clock.Advance(time.Second / (tries * containers * 2)) // stay in the window
+				d, err := l.Take(ctx, "crm.example.com", limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d.Allowed {
+					delivered++
+				} else {
+					refused++
+				}
+			}
+		}
+		clock.Set(clock.Now().Truncate(time.Second).Add(time.Second))
+	}
+	writes := tb.Calls.Of("UpdateItem")
+	if delivered != limit*windows || writes != int64((limit+containers)*windows) || tb.Calls.Total() != writes {
+		t.Fatalf("%d delivered, %d refused, %d UpdateItem, %d calls in all; want %d delivered and %d UpdateItem only",
+			delivered, refused, writes, tb.Calls.Total(), limit*windows, (limit+containers)*windows)
+	}
+	per := float64(writes) / float64(delivered)
+	t.Logf("saturated route, %d/s, %d containers, %d windows: %d delivered, %d refused, %d UpdateItem: %.2f WRU per delivery, $%.3f per million deliveries",
+		limit, containers, windows, delivered, refused, writes, per, per*wruPrice(t))
+}
+
 // wruPrice reads the on-demand write price from the repository's price table.
 func wruPrice(t *testing.T) float64 {
 	t.Helper()
