@@ -19,6 +19,7 @@ import (
 
 	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/breaker/dynamostore"
+	ratelimitstore "github.com/tenaz/tenaz/shared/ratelimit/dynamostore"
 )
 
 // TestOnMoto pauses, lists and resumes destinations on a breaker table on moto, and
@@ -68,6 +69,11 @@ func TestOnMoto(t *testing.T) {
 	}
 	if got := do("resume", "crm.example"); !strings.Contains(got, "was not paused") {
 		t.Fatalf("resume of a destination not paused: %q", got)
+	}
+	// A rate-limited route's window items share the table; they are not breakers.
+	windows := ratelimitstore.New(table, api)
+	if ok, err := windows.Take(ctx, "orders.internal", now.Unix(), 5); err != nil || !ok {
+		t.Fatalf("take a rate window = %v, %v", ok, err)
 	}
 	// A resume that changed nothing wrote nothing: the table lists one breaker, a
 	// named status shows the other as an absent breaker is, closed.

@@ -43,6 +43,7 @@ import (
 	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/breaker/dynamostore"
 	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/ratelimit"
 )
 
 // timeout bounds the whole command.
@@ -172,7 +173,8 @@ func operate(ctx context.Context, w io.Writer, api API, table, op string, names 
 }
 
 // scanNames returns the names of every breaker in the table, sorted: one Scan of the
-// key attribute (the table holds one small item per destination).
+// key attribute (the table holds one small item per destination, and the rate limit
+// windows of the last minute, which it skips).
 func scanNames(ctx context.Context, api API, table string) ([]string, error) {
 	var names []string
 	in := &dynamodb.ScanInput{
@@ -186,7 +188,7 @@ func scanNames(ctx context.Context, api API, table string) ([]string, error) {
 			return nil, fmt.Errorf("list breakers of %s: %w", table, err)
 		}
 		for _, item := range out.Items {
-			if v, ok := item[dynamostore.AttrName].(*types.AttributeValueMemberS); ok {
+			if v, ok := item[dynamostore.AttrName].(*types.AttributeValueMemberS); ok && !ratelimit.IsWindowName(v.Value) {
 				names = append(names, v.Value)
 			}
 		}

@@ -17,6 +17,10 @@
 //     (including '.' and '/'): "payment_intent.*", "orders/*", "*".
 //   - Matching a pattern takes time linear in the pattern's and the type's length
 //     and allocates nothing, whatever the pattern (a sender chooses the type).
+//   - A route's ratePerSecond (0 = unlimited, the default; at most 10000) caps
+//     deliveries per second to its dependency across every container (see
+//     shared/ratelimit). A dependency never begins with "rate#", the prefix of rate
+//     limit windows in the breaker table.
 //   - An event that no route matches is "unrouted": acknowledged, counted, never
 //     retried.
 //   - Configuration is validated when loaded (TENAZ_ROUTES); a bad route is an error

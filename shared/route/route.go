@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/ratelimit"
 )
 
 // Handler performs an event's effect. It returns an optional small result, stored on
@@ -45,6 +46,9 @@ type Route struct {
 	Name string
 	// Final stops matching: no route after this one is tried for an event it takes.
 	Final bool
+	// RatePerSecond caps deliveries per second to Dependency across every container
+	// (see shared/ratelimit); 0 = unlimited.
+	RatePerSecond int
 }
 
 // Registry holds routes in order.
@@ -211,7 +215,14 @@ type Config struct {
 	// Headers are added to every forwarded request, each value read from a secret,
 	// e.g. {"Authorization": {"secret": "secretsmanager:tenaz/prod/deliveries/orders-token", "format": "Bearer {}"}}.
 	Headers map[string]SecretHeader `json:"headers,omitempty"`
+	// RatePerSecond caps deliveries per second to the dependency, across every
+	// container; records over it wait for a later second, never failed for it. 0 (the
+	// default) = unlimited; at most MaxRatePerSecond.
+	RatePerSecond int `json:"ratePerSecond"`
 }
+
+// MaxRatePerSecond is the highest RatePerSecond a route may set.
+const MaxRatePerSecond = 10000
 
 // Step is one destination of a multi-step forward route.
 type Step struct {
@@ -283,6 +294,12 @@ func ParseConfig(data []byte) ([]Config, error) {
 			if _, err := ParseFilter(c.Filter); err != nil {
 				return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
 			}
+		}
+		if c.RatePerSecond < 0 || c.RatePerSecond > MaxRatePerSecond {
+			return nil, fmt.Errorf("route %d (%s): ratePerSecond %d outside [0, %d]", i, c.Source, c.RatePerSecond, MaxRatePerSecond)
+		}
+		if ratelimit.IsWindowName(c.Dependency) {
+			return nil, fmt.Errorf("route %d (%s): dependency %q begins with %q, which names rate limit windows", i, c.Source, c.Dependency, ratelimit.WindowPrefix)
 		}
 		if err := c.defaultName(); err != nil {
 			return nil, fmt.Errorf("route %d (%s): %w", i, c.Source, err)
@@ -381,7 +398,7 @@ func Build(configs []Config, handlers map[string]func(Config) (Handler, error)) 
 			}
 			name = c.Name
 		}
-		r.Add(Route{Source: c.Source, Types: c.Types, Dependency: c.Dependency, Handler: h, Filter: f, Name: name, Final: c.Final})
+		r.Add(Route{Source: c.Source, Types: c.Types, Dependency: c.Dependency, Handler: h, Filter: f, Name: name, Final: c.Final, RatePerSecond: c.RatePerSecond})
 	}
 	return r, nil
 }
