@@ -38,6 +38,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -57,6 +58,8 @@ import (
 	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
+	"github.com/tenaz/tenaz/shared/ratelimit"
+	ratestore "github.com/tenaz/tenaz/shared/ratelimit/dynamostore"
 	"github.com/tenaz/tenaz/shared/route"
 	"github.com/tenaz/tenaz/shared/secrets"
 	"github.com/tenaz/tenaz/shared/secrets/awsstore"
@@ -131,6 +134,14 @@ func setup(ctx context.Context, log *slog.Logger) (*processor.Processor, error) 
 		set.OnTransition, set.OnStoreError = processor.BreakerTelemetry(log, os.Stdout)
 		opts.Breakers = breaker.New(breakerstore.New(breakerTable, ddb, breakerstore.Options{}), set)
 		opts.Attempts = store
+		// Routes with a ratePerSecond share their windows through the same table.
+		opts.Limiter = ratelimit.New(ratestore.New(breakerTable, ddb), ratelimit.Settings{})
+	} else {
+		for _, rc := range cfg.Routes {
+			if rc.RatePerSecond > 0 {
+				return nil, fmt.Errorf("route %s (%s): ratePerSecond needs %s, the table its windows are kept in", rc.Name, rc.Source, config.EnvBreakerTable)
+			}
+		}
 	}
 	if bucket := strings.TrimSpace(os.Getenv(config.EnvBodyBucket)); bucket != "" {
 		opts.Bodies = blob.NewS3(blob.NewS3Client(awsCfg), bucket)

@@ -22,6 +22,8 @@ import (
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/idempotency/dynamostore"
 	"github.com/tenaz/tenaz/shared/queue"
+	"github.com/tenaz/tenaz/shared/ratelimit"
+	ratestore "github.com/tenaz/tenaz/shared/ratelimit/dynamostore"
 )
 
 // Resources names the AWS resources a pipeline runs on, as the processor's
@@ -168,13 +170,15 @@ func (s AWSSetup) Open(ctx context.Context) (AWSEnv, error) {
 		return AWSEnv{}, err
 	}
 	var breakers breaker.Store = breaker.NewMemoryStore()
+	var rates ratelimit.Store = ratelimit.NewMemory()
 	if r.BreakerTable != "" {
 		breakers = breakerstore.New(r.BreakerTable, s.DynamoDB, breakerstore.Options{})
+		rates = ratestore.New(r.BreakerTable, s.DynamoDB)
 	}
 	var store idempotency.Store = dynamostore.New(r.IdempotencyTable, s.DynamoDB, dynamostore.Options{})
 	env.Resources, env.VisibilityTimeout = r, vt
 	env.Backend = Backend{Name: BackendAWS, Main: queue.NewSQS(s.SQS, r.QueueURL), DLQ: queue.NewSQS(s.SQS, r.DLQURL),
-		Store: store, Breakers: breakers}
+		Store: store, Breakers: breakers, Rates: rates}
 	return env, nil
 }
 

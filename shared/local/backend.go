@@ -6,6 +6,7 @@ import (
 	"github.com/tenaz/tenaz/shared/breaker"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/queue"
+	"github.com/tenaz/tenaz/shared/ratelimit"
 )
 
 // Backend is where a pipeline keeps its state: the webhook queue (whose redrive
@@ -17,6 +18,8 @@ type Backend struct {
 	DLQ      queue.Queue
 	Store    idempotency.Store
 	Breakers breaker.Store
+	// Rates holds the routes' rate limit windows (ratePerSecond); nil: in memory.
+	Rates ratelimit.Store
 }
 
 // Names of the backends.
@@ -38,5 +41,6 @@ func MemoryBackend(maxReceiveCount int, vt time.Duration) Backend {
 		DLQ:      dlq,
 		Store:    idempotency.NewMemoryStore(),
 		Breakers: breaker.NewMemoryStore(),
+		Rates:    ratelimit.NewMemory(),
 	}
 }

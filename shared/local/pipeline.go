@@ -26,6 +26,7 @@ import (
 	"github.com/tenaz/tenaz/shared/ingest"
 	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/queue"
+	"github.com/tenaz/tenaz/shared/ratelimit"
 	"github.com/tenaz/tenaz/shared/redrive"
 	"github.com/tenaz/tenaz/shared/retry"
 	"github.com/tenaz/tenaz/shared/route"
@@ -184,6 +185,10 @@ func New(o Options) (*Pipeline, error) {
 		return nil, errors.New("local: the backend needs Main, DLQ, Store and Breakers")
 	}
 
+	rates := b.Rates
+	if rates == nil {
+		rates = ratelimit.NewMemory()
+	}
 	p := &Pipeline{Backend: b.Name, Main: b.Main, DLQ: b.DLQ, Store: b.Store, Demo: NewDemo(), Audit: NewDemo(), Bodies: blob.NewMemory(), sender: o.Sender, stats: newStats()}
 	seen := map[string]bool{}
 	for _, rt := range reg.Routes() {
@@ -212,6 +217,7 @@ func New(o Options) (*Pipeline, error) {
 		Settings:    set,
 		DeadLetters: deadLetterMarker(p.Store),
 		Records:     p.Store,
+		Limiter:     ratelimit.New(rates, ratelimit.Settings{}),
 		Log:         o.Log,
 		Observe:     p.stats.processed,
 	})

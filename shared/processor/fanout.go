@@ -137,6 +137,7 @@ func (p *Processor) fanOut(ctx, hctx context.Context, m *events.SQSMessage, env 
 		}
 	}
 	if held == len(targets) {
+		p.releaseGates(ctx, gates) // a probe granted to a destination then rate limited
 		return p.holdAll(ctx, m, res, targets)
 	}
 	if held > 0 && p.o.Records != nil {
@@ -190,8 +191,8 @@ func (p *Processor) fanOut(ctx, hctx context.Context, m *events.SQSMessage, env 
 	return res
 }
 
-// admit asks each destination's breaker (once per dependency) whether it may be
-// called, and marks the destinations that are held.
+// admit asks each destination's breaker (once per dependency), then its rate,
+// whether it may be called, and marks the destinations that are held.
 func (p *Processor) admit(ctx context.Context, targets []*dest) map[string]*gate {
 	gates := map[string]*gate{}
 	for _, d := range targets {
@@ -207,6 +208,14 @@ func (p *Processor) admit(ctx context.Context, targets []*dest) map[string]*gate
 		d.gate = g
 		if g.err != nil {
 			d.held, d.retryAt = p.heldBy(g.err)
+		}
+	}
+	for _, d := range targets {
+		if d.held != "" {
+			continue
+		}
+		if at, limited := p.rateLimited(ctx, d.rt); limited {
+			d.held, d.retryAt = ReasonRateLimited, at
 		}
 	}
 	return gates

@@ -166,6 +166,8 @@ type harnessConfig struct {
 	breakers func(now func() time.Time) processor.Breakers
 	// bodies, when set, is the claim-check body store.
 	bodies processor.Bodies
+	// limiter, when set, caps the routes that have a rate.
+	limiter processor.RateLimiter
 }
 
 func newHarness(t *testing.T, tune ...func(*harnessConfig)) *harness {
@@ -215,6 +217,7 @@ func newHarness(t *testing.T, tune ...func(*harnessConfig)) *harness {
 		Bodies:        cfg.bodies,
 		DeadLetters:   h.store,
 		Records:       h.store,
+		Limiter:       cfg.limiter,
 		Runner:        runner,
 		Router:        h.routes,
 		Visibility:    h.vis,

@@ -21,6 +21,7 @@ import (
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
 	"github.com/tenaz/tenaz/shared/queue"
+	"github.com/tenaz/tenaz/shared/ratelimit"
 	"github.com/tenaz/tenaz/shared/retry"
 	"github.com/tenaz/tenaz/shared/route"
 	"github.com/tenaz/tenaz/shared/telemetry"
@@ -55,6 +56,12 @@ type Breakers interface {
 	Report(ctx context.Context, t breaker.Ticket, success bool) error
 	// Release gives back a probe ticket whose call was not made.
 	Release(ctx context.Context, t breaker.Ticket) error
+}
+
+// RateLimiter caps the deliveries per second to a destination, across every
+// container (ratelimit.Limiter).
+type RateLimiter interface {
+	Take(ctx context.Context, name string, perSecond int) (ratelimit.Decision, error)
 }
 
 // AttemptResetter gives an event its attempt budget back (idempotency.Store).
@@ -166,6 +173,10 @@ type Options struct {
 	// Breakers, when set, guard each route's dependency: an open breaker defers the
 	// record without an attempt. Optional.
 	Breakers Breakers
+	// Limiter, when set, holds the records of a route with RatePerSecond above what
+	// its dependency took this second: deferred (reason rateLimited) without an
+	// attempt, never failed for it. A route without a rate never asks it. Optional.
+	Limiter RateLimiter
 	// Attempts, when set with Breakers, gives an event back the attempts it spent
 	// probing a destination that turned out to be still down, so an outage never
 	// exhausts an event's budget. Optional (the idempotency store).
@@ -242,6 +253,7 @@ const (
 	ReasonBreakerOpen = "breakerOpen" // the destination's breaker is open: no attempt made
 	ReasonProbeFailed = "probeFailed" // this record probed the destination, which is still down
 	ReasonPaused      = "paused"      // an operator paused the destination: no attempt made
+	ReasonRateLimited = "rateLimited" // the destination's deliveries this second are used up: no attempt made
 )
 
 // Result is one record's outcome.
@@ -483,6 +495,16 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 			return p.notAllowed(ctx, m, res, err)
 		}
 	}
+	if retryAt, limited := p.rateLimited(ctx, rt); limited {
+		if guarded && ticket.Probe() {
+			if err := p.o.Breakers.Release(context.WithoutCancel(ctx), ticket); err != nil {
+				p.o.Log.WarnContext(ctx, "breaker probe release failed", "dependency", ticket.Name(), "error", err.Error())
+			}
+		}
+		res.Outcome, res.Reason = Deferred, ReasonRateLimited
+		res.Delay = p.deferral(retryAt, m)
+		return p.setVisibility(ctx, m, res)
+	}
 	out, err := p.attempt(hctx, rt, env, res.Key)
 	if err != nil {
 		// The store failed or refused the event's request, or no time was left.
@@ -497,6 +519,25 @@ func (p *Processor) record(ctx, hctx context.Context, m *events.SQSMessage, env 
 		p.dropBody(ctx, env, res)
 	}
 	return res
+}
+
+// rateLimited takes one delivery to rt's dependency from its rate, and reports
+// whether the record must wait instead, until when. A route without a rate (or no
+// Limiter) is never limited and costs nothing; a limiter that cannot answer holds
+// the record for a second, never fails it.
+func (p *Processor) rateLimited(ctx context.Context, rt route.Route) (time.Time, bool) {
+	if p.o.Limiter == nil || rt.RatePerSecond <= 0 || rt.Dependency == "" {
+		return time.Time{}, false
+	}
+	d, err := p.o.Limiter.Take(ctx, rt.Dependency, rt.RatePerSecond)
+	switch {
+	case err != nil:
+		p.o.Log.WarnContext(ctx, "rate limiter unavailable; the record waits", "dependency", rt.Dependency, "error", err.Error())
+		return p.o.Now().Add(time.Second), true
+	case !d.Allowed:
+		return d.RetryAt, true
+	}
+	return time.Time{}, false
 }
 
 // attempted notes in res what the runner says of the event: its attempts, and a
@@ -669,7 +710,7 @@ func (p *Processor) setVisibility(ctx context.Context, m *events.SQSMessage, res
 	// per deferral would fill (and bill) the logs for as long as it lasts.
 	// The same for a paused destination: the operator knows.
 	lvl := slog.LevelInfo
-	if res.Reason == ReasonBreakerOpen || res.Reason == ReasonPaused {
+	if res.Reason == ReasonBreakerOpen || res.Reason == ReasonPaused || res.Reason == ReasonRateLimited {
 		lvl = slog.LevelDebug
 	}
 	p.log(ctx, lvl, res)

@@ -11,11 +11,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/envelope"
 	"github.com/tenaz/tenaz/shared/idempotency"
+	"github.com/tenaz/tenaz/shared/processor"
 	"github.com/tenaz/tenaz/shared/route"
 )
 
@@ -110,5 +113,40 @@ func TestE2EFanOutThreeDestinations(t *testing.T) {
 	}
 	if n := p.dlqDepth(); n != 0 {
 		t.Fatalf("DLQ holds %d after the replay", n)
+	}
+}
+
+// A route capped at one delivery a second, through the processor binary on moto:
+// ten events sent at once are all delivered once, the excess deferred (never failed,
+// never dead-lettered), and the windows are counted in the breaker table.
+func TestE2ERateLimitedRoute(t *testing.T) {
+	dest := newDestination(t, nil)
+	p := newPipelineWith(t, []route.Config{{Source: "stripe", URL: dest.url, RatePerSecond: 1}},
+		pipelineOptions{breakers: true, env: []string{config.EnvDeferMax + "=2"}})
+	keys := enqueue(t, p, "rate", 10)
+	fn := p.startProcessor("processor")
+	poller := p.poll(invokeFn(fn), 0)
+	p.settled(poller, 10)
+	for _, k := range keys {
+		if n := dest.effectsOf(k); n != 1 {
+			t.Fatalf("%s applied %d times, want 1", k, n)
+		}
+	}
+	got := outcomes(t, fn)
+	if got[processor.Deferred] == 0 || got[processor.Processed] != 10 || got[processor.DeadLettered] != 0 || p.dlqDepth() != 0 {
+		t.Fatalf("outcomes %v, DLQ %d: want 10 processed, some deferred, none dead-lettered", got, p.dlqDepth())
+	}
+	out, err := p.ddb.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(p.breakerTable)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	windows := 0
+	for _, it := range out.Items {
+		if v, ok := it["name"].(*ddbtypes.AttributeValueMemberS); ok && strings.HasPrefix(v.Value, "rate#") {
+			windows++
+		}
+	}
+	if windows < 5 {
+		t.Fatalf("%d rate windows in the breaker table for 10 deliveries at 1 a second, want at least 5", windows)
 	}
 }
