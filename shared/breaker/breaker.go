@@ -85,9 +85,10 @@ func (s Settings) withDefaults() Settings {
 }
 
 // DefaultIsFailure is the default Settings.IsFailure: err is not nil, not marked
-// retry.Permanent and not context.Canceled.
+// retry.Permanent or retry.Unsent (the call was never made) and not
+// context.Canceled.
 func DefaultIsFailure(err error) bool {
-	return err != nil && !retry.IsPermanent(err) && !errors.Is(err, context.Canceled)
+	return err != nil && !retry.IsPermanent(err) && !retry.IsUnsent(err) && !errors.Is(err, context.Canceled)
 }
 
 var errNoName = retry.Permanent(errors.New("breaker name is empty"))

@@ -80,11 +80,11 @@ func (h *Handler) Handle(ctx context.Context, e *envelope.Envelope, a *idempoten
 	if h.auth != nil {
 		var err error
 		if extra, err = h.auth.headers(ctx); err != nil {
-			return nil, err
+			return nil, retry.Unsent(err)
 		}
 		if !h.auth.Signing.IsZero() {
 			if keys, err = h.auth.signingKeys(ctx); err != nil {
-				return nil, err
+				return nil, retry.Unsent(err)
 			}
 		}
 	}

@@ -237,8 +237,8 @@ func TestSecretFailuresPostNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = h.Handle(context.Background(), env(), nil)
-			if err == nil || retry.IsPermanent(err) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v: want a transient one containing %q", err, tc.want)
+			if err == nil || retry.IsPermanent(err) || !retry.IsUnsent(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v: want a transient, unsent one containing %q", err, tc.want)
 			}
 			for _, v := range tc.values {
 				if len(v) > 3 && strings.Contains(err.Error(), v) {

@@ -68,11 +68,12 @@ func permanentReason(err error) string {
 	return envelope.ReasonPermanent
 }
 
-// calledNothing reports whether a failed attempt ended before its handler ran,
-// because its body could not be loaded.
+// calledNothing reports whether a failed attempt reached no destination: its body
+// could not be loaded, or its handler could not make its request ready
+// (retry.Unsent, e.g. a secret it signs with could not be read).
 func calledNothing(err error) bool {
 	var be *bodyError
-	return errors.As(err, &be)
+	return errors.As(err, &be) || retry.IsUnsent(err)
 }
 
 // dropBody deletes the stored body of an event that is done (processed, or found

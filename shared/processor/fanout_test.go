@@ -372,3 +372,34 @@ func TestFanOutKeepsDestinationStepsApart(t *testing.T) {
 		t.Fatalf("result %+v, step runs %v; want processed, each step once", r, runs)
 	}
 }
+
+// A delivery that could not even be sent (a secret it signs with unreadable) says
+// nothing about the destination: its breaker stays closed, and the event is retried
+// and dead-lettered as exhausted, with its reason, like any transient failure.
+func TestUnsentDeliveryLeavesTheBreakerAlone(t *testing.T) {
+	t.Parallel()
+	bstore := breaker.NewMemoryStore()
+	h := newHarness(t, func(c *harnessConfig) {
+		c.settings.MaxAttempts = 6
+		c.breakers = func(now func() time.Time) processor.Breakers { return breaker.New(bstore, breaker.Settings{Now: now}) }
+	})
+	unsent := newEffects()
+	for range 6 {
+		unsent.script = append(unsent.script, retry.Unsent(errors.New("secret ssm:/tenaz/prod/deliveries/orders-signing unreadable")))
+	}
+	h.routes.Add(route.Route{Source: "stripe", Dependency: "orders.internal", Handler: unsent})
+	e := event("stripe", "evt_unsent", "invoice.paid")
+	for n := 1; n <= 6; n++ {
+		h.handle(delivery(t, "m1", e, n))
+		if r := h.result("m1"); n < 6 && (r.Outcome != processor.Retried || r.Reason != "") {
+			t.Fatalf("receive %d: %+v, want retried (not held by a breaker)", n, r)
+		}
+	}
+	if r := h.result("m1"); r.Outcome != processor.DeadLettered || r.Reason != envelope.ReasonExhausted {
+		t.Fatalf("after 6 attempts: %+v, want dead-lettered as exhausted", r)
+	}
+	st, err := breaker.New(bstore, breaker.Settings{Now: h.clock.Now}).State(context.Background(), "orders.internal")
+	if err != nil || st.State != breaker.Closed || st.Failures != 0 {
+		t.Fatalf("breaker %+v (%v), want closed with no failures", st, err)
+	}
+}

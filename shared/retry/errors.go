@@ -73,3 +73,26 @@ func RetryAfterOf(err error) (time.Duration, bool) {
 	}
 	return ra.After, true
 }
+
+// unsentError marks the error of a call that was never made. Create it with Unsent.
+type unsentError struct{ err error }
+
+func (e *unsentError) Error() string { return e.err.Error() }
+func (e *unsentError) Unwrap() error { return e.err }
+
+// Unsent marks err as the failure of a call that was never sent (its request could
+// not be made ready, e.g. a secret it needs could not be read): it says nothing
+// about the destination, so a circuit breaker neither counts it as a failure nor as
+// a success. Its other marks (transient by default) still apply. Unsent(nil) is nil.
+func Unsent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &unsentError{err: err}
+}
+
+// IsUnsent reports whether err, or any error it wraps, is marked Unsent.
+func IsUnsent(err error) bool {
+	var u *unsentError
+	return errors.As(err, &u)
+}

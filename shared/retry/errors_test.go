@@ -154,3 +154,20 @@ func TestHTTPError(t *testing.T) {
 		})
 	}
 }
+
+func TestUnsent(t *testing.T) {
+	if Unsent(nil) != nil {
+		t.Fatal("Unsent(nil) is not nil")
+	}
+	base := errors.New("secret unreadable")
+	err := fmt.Errorf("forward: %w", Unsent(base))
+	if !IsUnsent(err) || !errors.Is(err, base) || IsPermanent(err) || err.Error() != "forward: secret unreadable" {
+		t.Fatalf("%v: unsent %v, wraps %v, permanent %v", err, IsUnsent(err), errors.Is(err, base), IsPermanent(err))
+	}
+	if IsUnsent(base) || IsUnsent(Permanent(base)) {
+		t.Fatal("an unmarked error is unsent")
+	}
+	if !IsUnsent(Permanent(Unsent(base))) || !IsPermanent(Permanent(Unsent(base))) {
+		t.Fatal("marks do not combine")
+	}
+}
