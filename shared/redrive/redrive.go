@@ -336,7 +336,7 @@ func (x *run) batch(ctx context.Context, msgs []queue.Received) error {
 			continue
 		}
 		x.rep.observe(env.Source, env.Type, reason, lastErr)
-		if !x.match.match(env) {
+		if !x.match.match(env, m.Attributes) {
 			c.Skipped++
 			x.hold(m)
 			continue

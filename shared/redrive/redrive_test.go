@@ -1058,3 +1058,30 @@ func TestRunLeavesWhatArrivesDuringIt(t *testing.T) {
 		})
 	}
 }
+
+// filter.destination replays only the dead letters of fanned-out events that name
+// that destination; the replay keeps the names, so it delivers only there.
+func TestFilterByDestination(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.deadLetter(t, event("stripe", "evt_crm", "invoice.paid", 1), map[string]string{envelope.AttrDestinations: "crm"})
+	h.deadLetter(t, event("stripe", "evt_both", "invoice.paid", 2), map[string]string{envelope.AttrDestinations: "analytics,crm"})
+	h.deadLetter(t, event("stripe", "evt_analytics", "invoice.paid", 3), map[string]string{envelope.AttrDestinations: "analytics"})
+	h.deadLetter(t, event("stripe", "evt_whole", "invoice.paid", 4), nil)
+	req, err := redrive.ParseRequest([]byte(`{"filter": {"destination": "crm"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := run(t, h.redriver(nil), req)
+	if got := keysOn(t, h.main); !slices.Equal(got, []string{"stripe:evt_both", "stripe:evt_crm"}) {
+		t.Fatalf("main queue holds %v, want the two naming crm", got)
+	}
+	if rep.Counts.Moved != 2 || rep.Counts.Skipped != 2 {
+		t.Fatalf("counts %+v", rep.Counts)
+	}
+	for _, m := range contents(h.main) {
+		if !strings.Contains(m.Attrs[envelope.AttrDestinations], "crm") {
+			t.Fatalf("replayed %s lost its destinations: %v", m.Body, m.Attrs)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,6 +66,11 @@ type Filter struct {
 	// they are RFC 3339 times, e.g. "2026-05-01T00:00:00Z".
 	ReceivedAfter  time.Time `json:"receivedAfter,omitzero"`
 	ReceivedBefore time.Time `json:"receivedBefore,omitzero"`
+	// Destination selects the dead letters of a fanned-out event that name this
+	// destination (route name) in their destinations attribute: after fixing one
+	// destination, replay only its failures. A dead letter that names none (a whole
+	// event) does not match.
+	Destination string `json:"destination,omitempty"`
 }
 
 // wireRequest is the JSON form, with the times as text so that a malformed time gets
@@ -82,6 +88,7 @@ type wireFilter struct {
 	IDs            []string `json:"ids"`
 	ReceivedAfter  string   `json:"receivedAfter"`
 	ReceivedBefore string   `json:"receivedBefore"`
+	Destination    string   `json:"destination"`
 }
 
 // ParseRequest decodes and validates a request. An empty, blank or null payload is
@@ -109,6 +116,8 @@ func ParseRequest(data []byte) (Request, error) {
 			Source: w.Filter.Source,
 			Type:   w.Filter.Type,
 			IDs:    w.Filter.IDs,
+
+			Destination: strings.TrimSpace(w.Filter.Destination),
 		},
 	}
 	var err error
@@ -205,10 +214,13 @@ func newMatcher(f Filter) matcher {
 	return m
 }
 
-// match reports whether e passes every condition of the filter.
-func (m matcher) match(e *envelope.Envelope) bool {
+// match reports whether e, dead-lettered with attrs, passes every condition of the
+// filter.
+func (m matcher) match(e *envelope.Envelope, attrs map[string]string) bool {
 	f := m.f
 	switch {
+	case f.Destination != "" && !slices.Contains(strings.Split(attrs[envelope.AttrDestinations], ","), f.Destination):
+		return false
 	case f.Source != "" && e.Source != f.Source:
 		return false
 	case f.Type != "" && !route.Match(f.Type, e.Type):
