@@ -2,9 +2,9 @@ package breaker
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"time"
+
+	"github.com/tenaz/tenaz/shared/internal/memguard"
 )
 
 // MemoryStore is a Store in process memory with the same semantics as the DynamoDB
@@ -13,9 +13,8 @@ import (
 // concurrent use. It is the embedded default for local runs and the fast backend of
 // unit tests; a breaker kept here is shared only by the Breakers of one process.
 type MemoryStore struct {
-	mu    sync.Mutex
+	guard memguard.Guard // its one lock and the fault hook
 	items map[string]Record
-	fault func(op, name string) error
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -30,28 +29,11 @@ func NewMemoryStore() *MemoryStore {
 // "resume") and the breaker name. A non-nil
 // error fails the operation, changing nothing, and is returned wrapped; return one
 // that wraps ErrUnavailable to act like a throttled backend. nil removes the hook.
-func (m *MemoryStore) SetFault(f func(op, name string) error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.fault = f
-}
+func (m *MemoryStore) SetFault(f func(op, name string) error) { m.guard.SetFault(f) }
 
 // begin locks the store and runs the fault hook. On error the store is unlocked.
 func (m *MemoryStore) begin(ctx context.Context, op, name string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s %s: %w", op, name, err)
-	}
-	if name == "" {
-		return fmt.Errorf("%s: %w", op, errNoName)
-	}
-	m.mu.Lock()
-	if m.fault != nil {
-		if err := m.fault(op, name); err != nil {
-			m.mu.Unlock()
-			return fmt.Errorf("%s %s: %w", op, name, err)
-		}
-	}
-	return nil
+	return m.guard.Begin(ctx, op, name, errNoName)
 }
 
 func (m *MemoryStore) get(name string) (Record, bool) {
@@ -71,7 +53,7 @@ func (m *MemoryStore) Load(ctx context.Context, name string) (Record, error) {
 	if err := m.begin(ctx, "load", name); err != nil {
 		return Record{}, err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r, _ := m.get(name)
 	return r, nil
 }
@@ -81,7 +63,7 @@ func (m *MemoryStore) RecordFailure(ctx context.Context, name string, gen uint64
 	if err := m.begin(ctx, "recordFailure", name); err != nil {
 		return Record{}, false, err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r, _ := m.get(name)
 	if r.State != Closed || r.Generation != gen || r.Paused() {
 		return r, false, nil
@@ -100,7 +82,7 @@ func (m *MemoryStore) Open(ctx context.Context, name string, from uint64, now, u
 	if err := m.begin(ctx, "open", name); err != nil {
 		return Record{}, false, err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r, ok := m.get(name)
 	if !ok || r.Generation != from || r.State == Open {
 		return r, false, nil
@@ -116,7 +98,7 @@ func (m *MemoryStore) AcquireProbe(ctx context.Context, name string, gen uint64,
 	if err := m.begin(ctx, "acquireProbe", name); err != nil {
 		return Record{}, false, err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r, ok := m.get(name)
 	nowMs := now.UnixMilli()
 	free := (r.State == Open && r.OpenUntil.UnixMilli() <= nowMs) ||
@@ -134,7 +116,7 @@ func (m *MemoryStore) ReleaseProbe(ctx context.Context, name string, gen uint64,
 	if err := m.begin(ctx, "releaseProbe", name); err != nil {
 		return Record{}, false, err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r, ok := m.get(name)
 	if !ok || r.Generation != gen || r.State != HalfOpen {
 		return r, false, nil
@@ -149,7 +131,7 @@ func (m *MemoryStore) Close(ctx context.Context, name string, gen uint64, now ti
 	if err := m.begin(ctx, "close", name); err != nil {
 		return Record{}, false, err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r, ok := m.get(name)
 	if !ok || r.Generation != gen || r.State != HalfOpen {
 		return r, false, nil
@@ -164,7 +146,7 @@ func (m *MemoryStore) Pause(ctx context.Context, name string, now time.Time) (Re
 	if err := m.begin(ctx, "pause", name); err != nil {
 		return Record{}, false, err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r, _ := m.get(name)
 	if r.Paused() {
 		return r, false, nil
@@ -180,7 +162,7 @@ func (m *MemoryStore) Resume(ctx context.Context, name string, now time.Time) (R
 	if err := m.begin(ctx, "resume", name); err != nil {
 		return Record{}, false, err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r, _ := m.get(name)
 	if !r.Paused() {
 		return r, false, nil

@@ -3,8 +3,9 @@ package idempotency
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
+
+	"github.com/tenaz/tenaz/shared/internal/memguard"
 )
 
 // MemoryStore is a Store in process memory, with the same semantics as the DynamoDB
@@ -12,9 +13,8 @@ import (
 // attempts, steps. It is safe for concurrent use. It is the embedded default for local
 // runs and the fast backend of unit tests; its records die with the process.
 type MemoryStore struct {
-	mu    sync.Mutex
+	guard memguard.Guard // its one lock and the fault hook
 	items map[string]*Record
-	fault func(op, key string) error
 }
 
 var (
@@ -32,25 +32,11 @@ func NewMemoryStore() *MemoryStore {
 // fails the operation, changing nothing, and is returned wrapped; return one that
 // wraps ErrUnavailable to act like a throttled or failing backend. nil removes the
 // hook.
-func (m *MemoryStore) SetFault(f func(op, key string) error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.fault = f
-}
+func (m *MemoryStore) SetFault(f func(op, key string) error) { m.guard.SetFault(f) }
 
 // begin locks the store and runs the fault hook. On error the store is unlocked.
 func (m *MemoryStore) begin(ctx context.Context, op, key string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s %s: %w", op, key, err)
-	}
-	m.mu.Lock()
-	if m.fault != nil {
-		if err := m.fault(op, key); err != nil {
-			m.mu.Unlock()
-			return fmt.Errorf("%s %s: %w", op, key, err)
-		}
-	}
-	return nil
+	return m.guard.Begin(ctx, op, key, nil)
 }
 
 // live returns the record of key unless it is absent or expired at now.
@@ -70,7 +56,7 @@ func (m *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (Claim, error
 	if err := m.begin(ctx, "claim", req.Key); err != nil {
 		return Claim{}, err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	old := m.items[req.Key]
 	status, fresh := ClaimOutcome(old, req.Now)
 	if status != ClaimAcquired {
@@ -104,7 +90,7 @@ func (m *MemoryStore) Complete(ctx context.Context, key, token string, result []
 	if err := m.begin(ctx, "complete", key); err != nil {
 		return err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r, ok := m.owned(key, token)
 	if !ok {
 		return fmt.Errorf("complete %s: %w", key, ErrLeaseLost)
@@ -124,7 +110,7 @@ func (m *MemoryStore) Release(ctx context.Context, key, token string) error {
 	if err := m.begin(ctx, "release", key); err != nil {
 		return err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r, ok := m.owned(key, token)
 	if !ok {
 		return fmt.Errorf("release %s: %w", key, ErrLeaseLost)
@@ -142,7 +128,7 @@ func (m *MemoryStore) SaveStep(ctx context.Context, key, token, step string, res
 	if err := m.begin(ctx, "saveStep", key); err != nil {
 		return err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r, ok := m.owned(key, token)
 	if !ok {
 		return fmt.Errorf("save step %q of %s: %w", step, key, ErrLeaseLost)
@@ -159,7 +145,7 @@ func (m *MemoryStore) Get(ctx context.Context, key string, now time.Time) (Recor
 	if err := m.begin(ctx, "get", key); err != nil {
 		return Record{}, err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r := m.live(key, now)
 	if r == nil {
 		return Record{}, fmt.Errorf("get %s: %w", key, ErrNotFound)
@@ -172,7 +158,7 @@ func (m *MemoryStore) ResetAttempts(ctx context.Context, key string, now time.Ti
 	if err := m.begin(ctx, "resetAttempts", key); err != nil {
 		return err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r := m.live(key, now)
 	if err := ResetRefusal(r, now); err != nil {
 		return fmt.Errorf("reset attempts of %s: %w", key, err)
@@ -187,7 +173,7 @@ func (m *MemoryStore) MarkDeadLettered(ctx context.Context, key, reason, lastErr
 	if err := m.begin(ctx, "markDeadLettered", key); err != nil {
 		return err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	r := m.live(key, now)
 	if r == nil {
 		return fmt.Errorf("mark %s dead-lettered: %w", key, ErrNotFound)

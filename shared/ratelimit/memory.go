@@ -2,8 +2,8 @@ package ratelimit
 
 import (
 	"context"
-	"fmt"
-	"sync"
+
+	"github.com/tenaz/tenaz/shared/internal/memguard"
 )
 
 // Memory is a Store in process memory with the same semantics as the DynamoDB
@@ -12,11 +12,10 @@ import (
 // local runs and the fast backend of unit tests; a limit kept here is shared only by
 // the Limiters of one process.
 type Memory struct {
-	mu      sync.Mutex
+	guard   memguard.Guard // its one lock and the fault hook
 	windows map[window]int
 	// swept is the latest second at which windows were forgotten.
 	swept int64
-	fault func(op, name string) error
 }
 
 type window struct {
@@ -33,28 +32,11 @@ func NewMemory() *Memory { return &Memory{windows: map[window]int{}} }
 // "taken") and the destination name. A non-nil error fails the operation, changing
 // nothing, and is returned wrapped; return one that wraps ErrUnavailable to act like
 // a throttled backend. nil removes the hook.
-func (m *Memory) SetFault(f func(op, name string) error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.fault = f
-}
+func (m *Memory) SetFault(f func(op, name string) error) { m.guard.SetFault(f) }
 
 // begin locks the store and runs the fault hook. On error the store is unlocked.
 func (m *Memory) begin(ctx context.Context, op, name string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s %s: %w", op, name, err)
-	}
-	if name == "" {
-		return fmt.Errorf("%s: %w", op, errNoName)
-	}
-	m.mu.Lock()
-	if m.fault != nil {
-		if err := m.fault(op, name); err != nil {
-			m.mu.Unlock()
-			return fmt.Errorf("%s %s: %w", op, name, err)
-		}
-	}
-	return nil
+	return m.guard.Begin(ctx, op, name, errNoName)
 }
 
 // Take implements Store. A Take in a later second than any before forgets the
@@ -63,7 +45,7 @@ func (m *Memory) Take(ctx context.Context, name string, second int64, limit int)
 	if err := m.begin(ctx, "take", name); err != nil {
 		return false, err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	if second > m.swept {
 		m.swept = second
 		for w := range m.windows {
@@ -85,14 +67,14 @@ func (m *Memory) Taken(ctx context.Context, name string, second int64) (int, err
 	if err := m.begin(ctx, "taken", name); err != nil {
 		return 0, err
 	}
-	defer m.mu.Unlock()
+	defer m.guard.Unlock()
 	return m.windows[window{name, second}], nil
 }
 
 // Len returns how many windows the store holds.
 func (m *Memory) Len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.guard.Lock()
+	defer m.guard.Unlock()
 	return len(m.windows)
 }
 
