@@ -44,6 +44,7 @@ import (
 	"github.com/tenaz/tenaz/shared/config/sources"
 	"github.com/tenaz/tenaz/shared/ingest"
 	"github.com/tenaz/tenaz/shared/queue"
+	"github.com/tenaz/tenaz/shared/secrets/awsstore"
 	"github.com/tenaz/tenaz/shared/telemetry"
 )
 
@@ -82,7 +83,7 @@ func setup(ctx context.Context, log *slog.Logger) (*ingest.Service, error) {
 		return nil, err
 	}
 	catalog, err := sources.NewCatalog(ctx, sources.CatalogOptions{
-		Getenv: os.Getenv, Secrets: secretsmanager.NewFromConfig(awsCfg), Parameters: sources.NewParameterStore(ssm.NewFromConfig(awsCfg)),
+		Getenv: os.Getenv, Secrets: secretsmanager.NewFromConfig(awsCfg), Parameters: awsstore.NewParameters(ssm.NewFromConfig(awsCfg)),
 		Refresh: refresh, Log: log,
 	})
 	if err != nil {

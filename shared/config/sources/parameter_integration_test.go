@@ -14,6 +14,7 @@ import (
 	"github.com/tenaz/tenaz/shared/config"
 	"github.com/tenaz/tenaz/shared/internal/awstest"
 	"github.com/tenaz/tenaz/shared/internal/samples"
+	"github.com/tenaz/tenaz/shared/secrets/awsstore"
 )
 
 // The sources are read from a SecureString parameter on moto, decrypted, by name;
@@ -23,7 +24,7 @@ func TestIntegrationSourcesFromParameterStore(t *testing.T) {
 	ctx := context.Background()
 	cfg := awstest.Config(t)
 	ps := ssm.NewFromConfig(cfg) // the test's own writes, as an operator's CLI makes them
-	store := NewParameterStore(ps)
+	store := awsstore.NewParameters(ps)
 	name := "/" + awstest.Name(t, "tenaz") + "/sources"
 	put := func(v string, overwrite bool) {
 		t.Helper()

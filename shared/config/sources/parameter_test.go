@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/secrets/awsstore"
 )
 
 // fakeParameters is an in-memory Parameter Store: Put changes the value, as
@@ -25,7 +26,7 @@ type fakeParameters struct {
 
 func (f *fakeParameters) Put(v string) { f.mu.Lock(); f.value = aws.String(v); f.mu.Unlock() }
 
-func (f *fakeParameters) GetParameter(_ context.Context, name string) (string, error) {
+func (f *fakeParameters) Read(_ context.Context, name string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -34,7 +35,7 @@ func (f *fakeParameters) GetParameter(_ context.Context, name string) (string, e
 		return "", f.err
 	}
 	if f.value == nil {
-		return "", errNoValue
+		return "", awsstore.ErrNoValue
 	}
 	return *f.value, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/tenaz/tenaz/shared/config"
+	"github.com/tenaz/tenaz/shared/secrets/awsstore"
 	"github.com/tenaz/tenaz/shared/webhook"
 )
 
@@ -83,12 +84,18 @@ func readParameter(ctx context.Context, params ParameterGetter, name string) ([]
 	if params == nil {
 		return nil, "", errors.New("sources parameter configured but no SSM client")
 	}
-	v, err := params.GetParameter(ctx, name)
-	if errors.Is(err, errNoValue) {
+	v, err := params.Read(ctx, name)
+	if errors.Is(err, awsstore.ErrNoValue) {
 		return nil, "", fmt.Errorf("parameter %s has no value", name)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("read parameter %s: %w", name, err)
 	}
 	return []byte(v), "parameter " + name, nil
+}
+
+// ParameterGetter reads one SSM Parameter Store parameter, decrypted when it is a
+// SecureString (awsstore.Parameters, the SDK's SSM client).
+type ParameterGetter interface {
+	Read(ctx context.Context, name string) (string, error)
 }

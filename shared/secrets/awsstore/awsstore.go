@@ -20,8 +20,9 @@ type SecretsManagerClient interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
 
-// errNoValue: the service answered without a value.
-var errNoValue = errors.New("the store answered without a value")
+// ErrNoValue: the service answered without a value (no parameter value, no secret
+// string nor binary).
+var ErrNoValue = errors.New("the store answered without a value")
 
 // Parameters reads SSM parameters by name, decrypted when they are SecureStrings.
 type Parameters struct{ client SSMClient }
@@ -36,7 +37,7 @@ func (p *Parameters) Read(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	if out.Parameter == nil || out.Parameter.Value == nil {
-		return "", errNoValue
+		return "", ErrNoValue
 	}
 	return *out.Parameter.Value, nil
 }
@@ -60,5 +61,5 @@ func (s *Secrets) Read(ctx context.Context, id string) (string, error) {
 	case out.SecretBinary != nil:
 		return string(out.SecretBinary), nil
 	}
-	return "", errNoValue
+	return "", ErrNoValue
 }

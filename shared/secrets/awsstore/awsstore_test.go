@@ -44,7 +44,7 @@ func TestParametersReadDecrypted(t *testing.T) {
 		t.Fatalf("request %+v: want the name, with decryption", f.in)
 	}
 	f.out = &ssm.GetParameterOutput{}
-	if _, err := NewParameters(f).Read(context.Background(), "x"); !errors.Is(err, errNoValue) {
+	if _, err := NewParameters(f).Read(context.Background(), "x"); !errors.Is(err, ErrNoValue) {
 		t.Fatalf("no value: %v", err)
 	}
 	f.err = errors.New("ParameterNotFound")
@@ -65,7 +65,7 @@ func TestSecretsReadStringOrBinary(t *testing.T) {
 		t.Fatalf("binary: %q, %v", v, err)
 	}
 	f.out = &secretsmanager.GetSecretValueOutput{}
-	if _, err := NewSecrets(f).Read(context.Background(), "x"); !errors.Is(err, errNoValue) {
+	if _, err := NewSecrets(f).Read(context.Background(), "x"); !errors.Is(err, ErrNoValue) {
 		t.Fatalf("no value: %v", err)
 	}
 }
